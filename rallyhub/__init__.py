@@ -1,0 +1,104 @@
+"""rallyhub: coordinate the rallies of a global campaign across many cities."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RallyhubFlask(Flask):
+    """Flask with one commit per request, at its boundary."""
+
+    def dispatch_request(self):
+        """Run the view, then commit its work if it succeeded, or roll it back."""
+        from rallyhub.extensions import db
+
+        response = self.make_response(super().dispatch_request())
+        # Inside dispatch, so a failed commit (a lock timeout, say) reaches the error handlers.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, errors, CLI."""
+    app = RallyhubFlask(
+        "rallyhub",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str((config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    from rallyhub import config as settings
+
+    settings.load(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.logger.handlers or app.config["RALLYHUB_ENV"] == "production":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from rallyhub.errors import register_error_handlers
+    from rallyhub.security import init_security
+
+    register_error_handlers(app)
+    init_security(app)
+
+    from rallyhub.cli import cli
+
+    app.cli.add_command(cli)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from rallyhub.auth.services import load_session_user
+    from rallyhub.extensions import babel, configure_sqlite, csrf, db, limiter, login_manager, migrate
+    from rallyhub.i18n import country_name, format_local, select_locale
+
+    _import_models()
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_S"])
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_session_user)
+    app.jinja_env.globals.update(
+        country_name=country_name, format_local=format_local, get_locale=get_locale
+    )
+
+
+def _import_models() -> None:
+    """Import every area's models so the metadata (and Alembic) sees all tables."""
+    import rallyhub.audit
+    import rallyhub.auth.models
+    import rallyhub.campaigns.models
+    import rallyhub.rallies.models
+    import rallyhub.signups.models
+    import rallyhub.toolkits.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from rallyhub.auth.views import bp as auth_bp
+    from rallyhub.health import bp as health_bp
+    from rallyhub.hq.views import bp as hq_bp
+    from rallyhub.map.views import bp as map_bp
+
+    for blueprint in (auth_bp, health_bp, hq_bp, map_bp):
+        app.register_blueprint(blueprint)

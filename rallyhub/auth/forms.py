@@ -1,0 +1,171 @@
+"""Account forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 256
+
+# The most common passwords of public breach lists that meet the length rule.
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "12345678910",
+        "123456789012",
+        "0123456789",
+        "qwertyuiop",
+        "1q2w3e4r5t",
+        "1qaz2wsx3edc",
+        "password123",
+        "password1234",
+        "passwordpassword",
+        "iloveyou123",
+        "qwerty12345",
+        "qwerty123456",
+        "abcdefghij",
+        "abc1234567",
+        "letmein123",
+        "welcome123",
+        "administrator",
+        "changeme123",
+        "football123",
+        "princess123",
+        "rallyhub123",
+    }
+)
+
+
+def strong_password(form, field) -> None:
+    """Refuse passwords that are easy to guess."""
+    password = field.data or ""
+    if len(set(password)) < 5:
+        raise ValidationError(_l("Use a password with more different characters."))
+    if password.lower() in COMMON_PASSWORDS:
+        raise ValidationError(_l("This password is too common. Please choose another."))
+    email = getattr(form, "email", None)
+    local_part = (email.data or "").split("@")[0].lower() if email is not None else ""
+    if len(local_part) >= 4 and local_part in password.lower():
+        raise ValidationError(_l("Your password must not contain your e-mail address."))
+
+
+def password_field(label) -> PasswordField:
+    """A new-password field with the length and strength rules."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=_l(
+                    "Use between %(min)d and %(max)d characters.",
+                    min=PASSWORD_MIN,
+                    max=PASSWORD_MAX,
+                ),
+            ),
+            strong_password,
+        ],
+    )
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def email_field() -> EmailField:
+    """An e-mail field with a syntax check (no network look-up)."""
+    return EmailField(
+        _l("E-mail"),
+        filters=[_strip],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class RegistrationForm(FlaskForm):
+    """Open an organizer account."""
+
+    name = StringField(
+        _l("Your name"), filters=[_strip], validators=[DataRequired(), Length(max=120)]
+    )
+    email = email_field()
+    password = password_field(_l("Password"))
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+    submit = SubmitField(_l("Create account"))
+
+
+class LoginForm(FlaskForm):
+    """Sign in."""
+
+    email = email_field()
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    submit = SubmitField(_l("Sign in"))
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change the password of the signed-in account."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    password = password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+    submit = SubmitField(_l("Change password"))
+
+
+class ResetRequestForm(FlaskForm):
+    """Ask for a password reset link."""
+
+    email = email_field()
+    submit = SubmitField(_l("Send me a link"))
+
+
+class ResetPasswordForm(FlaskForm):
+    """Choose a new password through a reset link."""
+
+    password = password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+    submit = SubmitField(_l("Set password"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that confirms an e-mail (a POST, so a link preview changes nothing)."""
+
+    submit = SubmitField(_l("Confirm my e-mail"))
+
+
+class ActionForm(FlaskForm):
+    """A bare form carrying only the CSRF token, for buttons that change state."""
+
+
+class RoleForm(FlaskForm):
+    """HQ sets an account's role."""
+
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("organizer", _l("Organizer")), SelectChoice("hq", _l("HQ"))],
+    )
+    submit = SubmitField(_l("Save role"))

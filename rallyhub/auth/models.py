@@ -1,0 +1,61 @@
+"""Accounts: organizers and HQ staff."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rallyhub.extensions import db
+from rallyhub.models import UTCDateTime, enum_column, utcnow
+
+
+class Role(enum.Enum):
+    """What an account may do beyond a supporter."""
+
+    ORGANIZER = "organizer"
+    HQ = "hq"
+
+
+def new_session_nonce() -> str:
+    """Return a fresh value that, once stored, signs out every existing session."""
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, db.Model):
+    """A person with an account: an organizer, or HQ staff."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"), default=Role.ORGANIZER)
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    # Part of the session id: changing it (new password, disabling) ends every session.
+    session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email_confirmed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_hq(self) -> bool:
+        """Whether this account has HQ rights."""
+        return self.role is Role.HQ
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: only confirmed, enabled accounts may hold a session."""
+        return not self.is_disabled and self.email_confirmed_dt is not None
+
+    def get_id(self) -> str:
+        """Flask-Login: the id kept in the session, tied to the current nonce."""
+        return f"{self.id}:{self.session_nonce}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"

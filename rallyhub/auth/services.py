@@ -1,0 +1,220 @@
+"""Account rules: registration, confirmation, login, passwords, roles."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from rallyhub.audit import record_audit
+from rallyhub.auth.models import Role, User, new_session_nonce
+from rallyhub.auth.passwords import hash_password, needs_rehash, verify_password
+from rallyhub.auth.tokens import fingerprint, make_token, read_token
+from rallyhub.errors import NotAllowed, UserError
+from rallyhub.extensions import db
+from rallyhub.mail import send_mail
+from rallyhub.models import utcnow
+
+log = logging.getLogger(__name__)
+
+CONFIRM = "confirm-email"
+RESET = "reset-password"
+
+
+def normalize_email(email: str) -> str:
+    """The form in which e-mails are stored and compared."""
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    """Return the account with this e-mail, if any."""
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def register_account(name: str, email: str, password: str) -> None:
+    """Open an account and mail a confirmation link; for a known e-mail, mail a notice instead.
+
+    Both paths do the same work and end in the same answer, so the reply to a registration
+    never tells whether an e-mail has an account.
+    """
+    email = normalize_email(email)
+    password_hash = hash_password(password)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        send_mail(
+            email,
+            _("Someone tried to register with your e-mail"),
+            _(
+                "Someone (perhaps you) tried to open a rallyhub account with this e-mail, "
+                "but it already has one.\n\nTo sign in: %(login)s\n"
+                "Forgot your password? %(reset)s\n\nIf it was not you, ignore this message.",
+                login=url_for("auth.login", _external=True),
+                reset=url_for("auth.request_reset", _external=True),
+            ),
+        )
+        return
+    user = User(name=name.strip(), email=email, password_hash=password_hash)
+    db.session.add(user)
+    db.session.flush()
+    send_confirmation(user)
+    log.info("account %s registered", user.id)
+
+
+def send_confirmation(user: User) -> None:
+    """Mail a link that confirms the account's e-mail address."""
+    token = make_token(CONFIRM, {"uid": user.id, "email": fingerprint(user.email)})
+    send_mail(
+        user.email,
+        _("Confirm your rallyhub account"),
+        _(
+            "Welcome to rallyhub, %(name)s.\n\nConfirm your e-mail to start organizing:\n"
+            "%(link)s\n\nThe link works for 48 hours. If you did not register, ignore it.",
+            name=user.name,
+            link=url_for("auth.confirm", token=token, _external=True),
+        ),
+    )
+
+
+def confirm_email(token: str) -> User:
+    """Mark the account of a valid confirmation token confirmed and return it."""
+    payload = read_token(CONFIRM, token)
+    user = db.session.get(User, payload["uid"]) if payload else None
+    if user is None or payload.get("email") != fingerprint(user.email):
+        raise UserError(_("This confirmation link is invalid or has expired."))
+    if user.email_confirmed_dt is None:
+        user.email_confirmed_dt = utcnow()
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the account these credentials open, or raise one message for every failure."""
+    user = find_user_by_email(email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise UserError(_("The e-mail or password is not right."))
+    # The password was right: from here on, telling the account's state reveals nothing.
+    if user.is_disabled:
+        raise NotAllowed(_("This account has been disabled. Please contact HQ."))
+    if user.email_confirmed_dt is None:
+        send_confirmation(user)
+        raise UserError(
+            _("Please confirm your e-mail first. We have sent you a new confirmation link.")
+        )
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_dt = utcnow()
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password after checking the current one; other sessions end."""
+    if not verify_password(user.password_hash, current_password):
+        raise UserError(_("Your current password is not right."), field="current_password")
+    _set_password(user, new_password)
+    log.info("account %s changed its password", user.id)
+
+
+def _set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.session_nonce = new_session_nonce()
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the e-mail has an account; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None or user.is_disabled:
+        return
+    token = make_token(RESET, {"uid": user.id, "pw": fingerprint(user.password_hash)})
+    send_mail(
+        user.email,
+        _("Reset your rallyhub password"),
+        _(
+            "To choose a new password, open:\n%(link)s\n\nThe link works for 48 hours "
+            "and once. If you did not ask for it, ignore this message.",
+            link=url_for("auth.reset_password", token=token, _external=True),
+        ),
+    )
+
+
+def user_for_reset_token(token: str) -> User:
+    """Return the account a valid, unused reset token is for."""
+    payload = read_token(RESET, token)
+    user = db.session.get(User, payload["uid"]) if payload else None
+    if user is None or user.is_disabled or payload.get("pw") != fingerprint(user.password_hash):
+        raise UserError(_("This password reset link is invalid, used or expired."))
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password through a reset link; the link then stops working."""
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    # Following a link from the inbox proves the address too.
+    if user.email_confirmed_dt is None:
+        user.email_confirmed_dt = utcnow()
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login: the account for a session id, if the session is still valid."""
+    user_id, _sep, nonce = session_id.partition(":")
+    if not user_id.isdigit() or not nonce:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_nonce != nonce or not user.is_active:
+        return None
+    return user
+
+
+def create_hq_account(email: str, name: str, password: str) -> tuple[User, bool]:
+    """Make a confirmed HQ account, or promote an existing one; return it and if it is new."""
+    email = normalize_email(email)
+    user = find_user_by_email(email)
+    created = user is None
+    if user is None:
+        user = User(email=email, name=name, password_hash=hash_password(password))
+        db.session.add(user)
+    else:
+        _set_password(user, password)
+    user.role = Role.HQ
+    user.is_disabled = False
+    user.email_confirmed_dt = user.email_confirmed_dt or utcnow()
+    db.session.flush()
+    record_audit(None, "account.create_hq" if created else "account.promote", "user", user.id)
+    return user, created
+
+
+def set_role(actor: User, user: User, role: Role) -> None:
+    """Change an account's role (HQ only); HQ cannot demote itself."""
+    if not actor.is_hq:
+        raise NotAllowed()
+    if user.id == actor.id and role is not Role.HQ:
+        raise UserError(_("You cannot remove your own HQ role."))
+    if user.role is role:
+        return
+    user.role = role
+    user.session_nonce = new_session_nonce()
+    record_audit(actor, "account.role", "user", user.id, role.value)
+
+
+def set_disabled(actor: User, user: User, disabled: bool) -> None:
+    """Disable or re-enable an account (HQ only); a disabled account is signed out at once."""
+    if not actor.is_hq:
+        raise NotAllowed()
+    if user.id == actor.id:
+        raise UserError(_("You cannot disable your own account."))
+    if user.is_disabled is disabled:
+        return
+    user.is_disabled = disabled
+    user.session_nonce = new_session_nonce()
+    record_audit(actor, "account.disable" if disabled else "account.enable", "user", user.id)
+
+
+def list_accounts(search: str = "", page: int = 1, per_page: int = 50):
+    """Accounts for HQ, newest first, optionally filtered by name or e-mail."""
+    query = select(User).order_by(User.created_dt.desc(), User.id.desc())
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(func.lower(User.name).like(pattern) | User.email.like(pattern))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)

@@ -1,0 +1,141 @@
+"""Account pages: register, confirm, sign in and out, passwords."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from rallyhub.auth import services
+from rallyhub.auth.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    RegistrationForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
+from rallyhub.errors import RallyhubError
+from rallyhub.extensions import limiter
+from rallyhub.security import start_session
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _limit(key: str):
+    return limiter.limit(lambda: current_app.config[key], methods=["POST"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow ``next`` to a path on this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return url_for("map.index")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@_limit("RATELIMIT_REGISTER")
+def register():
+    """Open an organizer account."""
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        services.register_account(form.name.data, form.email.data, form.password.data)
+        return redirect(url_for("auth.check_inbox"))
+    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/check-inbox")
+def check_inbox():
+    """Tell the person to look for our e-mail (whatever happened)."""
+    return render_template("auth/check_inbox.html")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    """Confirm an e-mail address with the button on this page."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.confirm_email(token)
+        flash(_("Your e-mail is confirmed. You can sign in now."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/confirm.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@_limit("RATELIMIT_LOGIN")
+def login():
+    """Sign in with e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("map.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except RallyhubError as error:
+            form.form_errors.append(error.message)
+            status = error.status
+        else:
+            start_session()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.errors:
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign out (a POST, checked for CSRF by the app, so no link can sign anyone out)."""
+    logout_user()
+    start_session()
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("map.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change the signed-in account's password."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.password.data
+            )
+        except RallyhubError as error:
+            form.current_password.errors.append(error.message)
+        else:
+            # The new nonce ended every session, this one included: start a fresh one.
+            start_session()
+            login_user(current_user._get_current_object())
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("map.index"))
+    return render_template("auth/change_password.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@_limit("RATELIMIT_LOGIN")
+def request_reset():
+    """Ask for a password reset link."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        return redirect(url_for("auth.check_inbox"))
+    return render_template("auth/reset_request.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password through the link from the e-mail."""
+    services.user_for_reset_token(token)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.reset_password(token, form.password.data)
+        flash(_("Your password has been set. You can sign in now."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form), 400 if form.errors else 200

@@ -1,0 +1,41 @@
+"""Campaigns: the movements rallies belong to."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rallyhub.extensions import db
+from rallyhub.models import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from rallyhub.rallies.models import Rally
+    from rallyhub.toolkits.models import ToolkitItem
+
+
+class Campaign(db.Model):
+    """A campaign such as #GiustiziaPerLaCecenia."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    hashtag: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rallies: Mapped[list[Rally]] = relationship(back_populates="campaign")
+    toolkit_items: Mapped[list[ToolkitItem]] = relationship(back_populates="campaign")
+
+    def __repr__(self) -> str:
+        return f"<Campaign {self.slug}>"

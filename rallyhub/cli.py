@@ -1,0 +1,54 @@
+"""``flask rallyhub …`` commands; each one calls a service and commits once."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from email_validator import EmailNotValidError, validate_email
+from flask.cli import AppGroup
+
+from rallyhub.extensions import db
+
+
+cli = AppGroup("rallyhub", help="rallyhub administration.")
+
+
+@cli.command("create-hq")
+@click.argument("email")
+@click.option("--name", default="HQ", show_default=True, help="Display name of the account.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_hq(email: str, name: str, password_stdin: bool) -> None:
+    """Create an HQ account (or promote an existing one)."""
+    from rallyhub.auth.forms import PASSWORD_MAX, PASSWORD_MIN
+    from rallyhub.auth.services import create_hq_account
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise click.UsageError(
+            f"The password must have between {PASSWORD_MIN} and {PASSWORD_MAX} characters."
+        )
+    user, created = create_hq_account(email, name, password)
+    db.session.commit()
+    click.echo(f"{'Created' if created else 'Promoted'} HQ account {user.email}.")
+
+
+@cli.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo campaigns, organizers, rallies and sign-ups (safe to run again)."""
+    from rallyhub.demo import seed
+
+    counts = seed(progress=click.echo)
+    db.session.commit()
+    click.echo(
+        "Demo data ready: "
+        + ", ".join(f"{number} {what}" for what, number in counts.items())
+        + "."
+    )

@@ -1,0 +1,163 @@
+"""Configuration: safe defaults, environment overrides, production checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app refuses to start."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def defaults(instance_path: Path, env: str) -> dict[str, Any]:
+    """Return the settings every environment starts from."""
+    development = env != "production"
+    return {
+        "RALLYHUB_ENV": env,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'rallyhub.db'}",
+        "SQLITE_BUSY_TIMEOUT_S": 15.0,
+        "ALLOW_SQLITE_IN_PRODUCTION": False,
+        "REDIS_URL": None,
+        "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
+        "SMTP_URL": None,
+        "MAIL_SENDER": "rallyhub <no-reply@localhost>",
+        "OUTBOX_DIR": str(instance_path / "outbox"),
+        "UPLOAD_DIR": str(instance_path / "uploads"),
+        "PERSONAL_DATA_RETENTION_DAYS": 30,
+        "LANGUAGES": ["en"],
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+        # Sessions: idle lifetime via a permanent session refreshed on each request,
+        # absolute lifetime checked against the login time kept in the session.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),
+        "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=12),
+        "SESSION_COOKIE_NAME": "rallyhub_session",
+        "SESSION_COOKIE_SECURE": not development,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=1),
+        "REMEMBER_COOKIE_SECURE": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "HSTS_ENABLED": not development,
+        "TOKEN_MAX_AGE_S": 48 * 3600,
+        # OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+        "ARGON2_TIME_COST": 2,
+        "ARGON2_MEMORY_COST_KIB": 19 * 1024,
+        "ARGON2_PARALLELISM": 1,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_LOGIN": "10 per minute;50 per hour",
+        "RATELIMIT_REGISTER": "5 per minute;20 per hour",
+        "RATELIMIT_SIGNUP": "10 per minute;100 per hour",
+    }
+
+
+def _from_environment() -> dict[str, Any]:
+    """Read the documented environment variables that are set."""
+    env = os.environ
+    found: dict[str, Any] = {}
+    mapping = {
+        "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+        "SECRET_KEY": "SECRET_KEY",
+        "REDIS_URL": "REDIS_URL",
+        "TILE_URL": "TILE_URL",
+        "TILE_ATTRIBUTION": "TILE_ATTRIBUTION",
+        "SMTP_URL": "SMTP_URL",
+        "UPLOAD_DIR": "UPLOAD_DIR",
+    }
+    for var, key in mapping.items():
+        if env.get(var):
+            found[key] = env[var]
+    if env.get("PERSONAL_DATA_RETENTION_DAYS"):
+        found["PERSONAL_DATA_RETENTION_DAYS"] = int(env["PERSONAL_DATA_RETENTION_DAYS"])
+    if "ALLOW_SQLITE_IN_PRODUCTION" in env:
+        found["ALLOW_SQLITE_IN_PRODUCTION"] = _truthy(env["ALLOW_SQLITE_IN_PRODUCTION"])
+    return found
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def secret_key_from_instance(instance_path: Path) -> str:
+    """Return the instance's generated secret key, creating it once if absent."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # O_EXCL so that two processes starting together agree on one key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(app, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, the environment and ``overrides``; check it."""
+    overrides = dict(overrides or {})
+    env = overrides.get("RALLYHUB_ENV") or os.environ.get("RALLYHUB_ENV") or "production"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"RALLYHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    instance_path = Path(app.instance_path)
+    app.config.update(defaults(instance_path, env))
+    app.config.update(_from_environment())
+    # Any Flask or extension setting as RALLYHUB_<KEY>, values parsed as JSON when they can be.
+    app.config.from_prefixed_env("RALLYHUB")
+    app.config.update(overrides)
+    app.config["RALLYHUB_ENV"] = env
+
+    config = app.config
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if config.get("REDIS_URL") and config["RATELIMIT_STORAGE_URI"] == "memory://":
+        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
+    config["TILE_HOST"] = tile_origin(config["TILE_URL"])
+
+    if env == "production":
+        _check_production(config)
+    elif not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = secret_key_from_instance(instance_path)
+
+
+def tile_origin(tile_url: str) -> str | None:
+    """Return ``scheme://host[:port]`` of the tile URL, or None for same-origin tiles."""
+    parts = urlsplit(tile_url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _check_production(config) -> None:
+    """Refuse settings that are only safe on a developer's machine."""
+    if not config.get("SECRET_KEY") or len(str(config["SECRET_KEY"])) < 32:
+        raise ConfigError("SECRET_KEY must be set to at least 32 random characters in production.")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config[
+        "ALLOW_SQLITE_IN_PRODUCTION"
+    ]:
+        raise ConfigError(
+            "Production needs DATABASE_URL pointing at PostgreSQL; "
+            "set ALLOW_SQLITE_IN_PRODUCTION=true to run a single instance on SQLite."
+        )

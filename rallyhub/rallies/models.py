@@ -1,0 +1,111 @@
+"""Rallies, their co-organizers and turnout reports."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rallyhub.auth.models import User
+from rallyhub.extensions import db
+from rallyhub.models import UTCDateTime, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from rallyhub.campaigns.models import Campaign
+    from rallyhub.signups.models import Signup
+
+
+class RallyStatus(enum.Enum):
+    """Where a rally is in its review; past rallies keep their last status."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Visibility(enum.Enum):
+    """Whether the meeting point is public or only for people who signed up."""
+
+    PUBLIC = "public"
+    PROTECTED = "protected"
+
+
+rally_coorganizers = Table(
+    "rally_coorganizers",
+    db.metadata,
+    Column("rally_id", ForeignKey("rallies.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Rally(db.Model):
+    """One rally of a campaign, in one city, at one time."""
+
+    __tablename__ = "rallies"
+    __table_args__ = (
+        CheckConstraint("end_dt > start_dt", name="ends_after_start"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        CheckConstraint("length(country_code) = 2", name="country_code_length"),
+        Index(None, "status", "start_dt"),
+        Index(None, "latitude", "longitude"),
+        Index(None, "longitude"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str] = mapped_column(String(200))
+    place_id: Mapped[int | None] = mapped_column(doc="GeoNames id of the city, when known")
+    country_code: Mapped[str] = mapped_column(String(2))
+    meeting_point: Mapped[str] = mapped_column(String(500), default="")
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    timezone: Mapped[str] = mapped_column(String(64))
+    start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None]
+    languages: Mapped[str] = mapped_column(String(100), default="", doc="comma-separated codes")
+    status: Mapped[RallyStatus] = mapped_column(
+        enum_column(RallyStatus, "rally_status"), default=RallyStatus.PENDING
+    )
+    visibility: Mapped[Visibility] = mapped_column(
+        enum_column(Visibility, "rally_visibility"), default=Visibility.PUBLIC
+    )
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    cancel_note: Mapped[str] = mapped_column(Text, default="")
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="rallies")
+    organizer: Mapped[User] = relationship(foreign_keys=[organizer_id])
+    coorganizers: Mapped[list[User]] = relationship(secondary=rally_coorganizers)
+    signups: Mapped[list[Signup]] = relationship(back_populates="rally")
+    turnout_report: Mapped[TurnoutReport | None] = relationship(back_populates="rally")
+
+    def __repr__(self) -> str:
+        return f"<Rally {self.id} {self.status.value}>"
+
+
+class TurnoutReport(db.Model):
+    """The organizer's count of the people who came."""
+
+    __tablename__ = "turnout_reports"
+    __table_args__ = (CheckConstraint("people_present >= 0", name="people_present_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rallies.id", ondelete="CASCADE"), unique=True)
+    people_present: Mapped[int]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reported_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rally: Mapped[Rally] = relationship(back_populates="turnout_report")
+    reported_by: Mapped[User | None] = relationship()

@@ -1,0 +1,107 @@
+"""The security baseline every response inherits: headers, CSP nonce, session lifetime, logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user, logout_user
+
+SESSION_LOGIN_KEY = "_login_ts"
+
+
+def csp_nonce() -> str:
+    """Return this request's Content-Security-Policy nonce."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def content_security_policy(nonce: str, tile_host: str | None, frame_ancestors: str) -> str:
+    """Build a CSP that allows only this origin, plus the tile host for images."""
+    img_sources = "'self' data:" + (f" {tile_host}" if tile_host else "")
+    directives = [
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}'",
+        f"img-src {img_sources}",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        f"frame-ancestors {frame_ancestors}",
+    ]
+    return "; ".join(directives)
+
+
+def _set_headers(response):
+    config = current_app.config
+    frame_ancestors = getattr(g, "frame_ancestors", "'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        content_security_policy(csp_nonce(), config.get("TILE_HOST"), frame_ancestors),
+    )
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if frame_ancestors == "'none'":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault(
+        "Permissions-Policy", "camera=(), microphone=(), payment=(), geolocation=(self)"
+    )
+    if config.get("HSTS_ENABLED"):
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
+    if current_user.is_authenticated:
+        # Pages for signed-in people can hold personal data: keep them out of shared caches.
+        response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+def _enforce_absolute_lifetime():
+    """Sign out a session older than the absolute lifetime, however active it was."""
+    if not current_user.is_authenticated:
+        return
+    started = session.get(SESSION_LOGIN_KEY)
+    limit = current_app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()
+    now = datetime.now(UTC).timestamp()
+    if started is None or now - float(started) > limit:
+        logout_user()
+        session.clear()
+
+
+def start_session() -> None:
+    """Renew the session at login: drop what it held and start both lifetimes afresh."""
+    session.clear()
+    session.permanent = True
+    session[SESSION_LOGIN_KEY] = datetime.now(UTC).timestamp()
+
+
+# Manage links and e-mail tokens travel in paths; they must never reach a log.
+_TOKEN_IN_PATH = re.compile(r"/(?:s|signups|auth/confirm|auth/reset)/[^/\s?\"]+")
+
+
+class PrivacyLogFilter(logging.Filter):
+    """Strip client addresses and secret tokens from the development server's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 3:
+            _address, when, message = record.args
+            message = _TOKEN_IN_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[0] + "/…", message)
+            record.args = ("-", when, message)
+        return True
+
+
+def init_security(app: Flask) -> None:
+    """Install the security headers, session lifetime checks and log filtering."""
+    app.before_request(_enforce_absolute_lifetime)
+    app.after_request(_set_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, PrivacyLogFilter) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(PrivacyLogFilter())

@@ -1,0 +1,201 @@
+"""Fixtures: an app per test on each database, a client, a CLI runner, accounts, the outbox."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from rallyhub import create_app
+from rallyhub.extensions import db
+from tests import factories
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+TEST_SETTINGS = {
+    "RALLYHUB_ENV": "testing",
+    "TESTING": True,
+    "SECRET_KEY": "test-" + "k" * 40,
+    "SERVER_NAME": None,
+    "RATELIMIT_ENABLED": False,
+    # Hashing at production cost would make the suite slow; a test checks the real profile.
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST_KIB": 256,
+    "TILE_URL": "https://tiles.example.test/{z}/{x}/{y}.png",
+}
+
+
+def _postgres_url(schema: str) -> str:
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A database with the schema built by the migrations, once per backend per run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        cleanup = None
+    else:
+        # A schema of our own, so that parallel runs on one server never meet.
+        schema = f"rh_test_{secrets.token_hex(4)}"
+        admin = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        url = _postgres_url(schema)
+
+        def cleanup():
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url,
+                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    if cleanup:
+        cleanup()
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Build apps on the test database with extra settings; each is cleaned up after the test."""
+    apps = []
+
+    def build(**settings):
+        instance = tmp_path / f"instance{len(apps)}"
+        app = create_app(
+            {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url,
+             "INSTANCE_PATH": str(instance), "OUTBOX_DIR": str(tmp_path / "outbox"), **settings}
+        )
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if apps:
+        _empty_tables(database_url)
+
+
+def _empty_tables(url: str) -> None:
+    """Delete every row, children first, so the next test starts from nothing."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The application under test, on one database backend."""
+    return make_app()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An application context for tests that call services directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A runner for the ``flask`` CLI commands."""
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict, page: str | None = None, **kwargs):
+    """POST a form the way a browser does: fetch the page first for its CSRF token."""
+    html = client.get(page or url).get_data(as_text=True)
+    return client.post(url, data={"csrf_token": csrf_from(html), **data}, **kwargs)
+
+
+@pytest.fixture
+def users(app):
+    """Make accounts: ``users(role=Role.HQ, email=..., password=...)``."""
+    return factories.UserFactory(app)
+
+
+@pytest.fixture
+def campaigns(app):
+    """Make campaigns with sensible defaults."""
+    return factories.CampaignFactory(app)
+
+
+@pytest.fixture
+def rallies(app, users, campaigns):
+    """Make rallies with sensible defaults (approved, a week ahead, in Stockholm)."""
+    return factories.RallyFactory(app, users, campaigns)
+
+
+class AuthActions:
+    """Sign in and out through the real forms."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = factories.DEFAULT_PASSWORD):
+        return post_form(self._client, "/auth/login", {"email": email, "password": password})
+
+    def logout(self):
+        return post_form(self._client, "/auth/logout", {}, page="/")
+
+
+@pytest.fixture
+def auth(client):
+    """Sign in and out as a given account."""
+    return AuthActions(client)
+
+
+@pytest.fixture
+def outbox(app):
+    """Read the messages the app wrote to its outbox, oldest first."""
+
+    def read():
+        directory = Path(app.config["OUTBOX_DIR"])
+        if not directory.exists():
+            return []
+        parser = BytesParser(policy=policy.default)
+        return [parser.parsebytes(path.read_bytes()) for path in sorted(directory.glob("*.eml"))]
+
+    return read
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The path of the first link in a message that starts with ``path_prefix``."""
+    body = message.get_content()
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]*)", body)
+    assert match, f"no {path_prefix} link in the message"
+    return match.group(1)

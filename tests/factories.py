@@ -1,0 +1,91 @@
+"""Factories that make records with defaults; each call commits and returns the record's id."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+from rallyhub.auth.models import Role, User
+from rallyhub.auth.passwords import hash_password
+from rallyhub.campaigns.models import Campaign
+from rallyhub.extensions import db
+from rallyhub.models import utcnow
+from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+_sequence = itertools.count(1)
+
+
+class _Factory:
+    def __init__(self, app):
+        self.app = app
+
+    def _save(self, record):
+        with self.app.app_context():
+            db.session.add(record)
+            db.session.commit()
+            return record.id
+
+
+class UserFactory(_Factory):
+    """``users(email=..., role=..., confirmed=True, disabled=False, password=...)`` → id."""
+
+    def __call__(self, email=None, name=None, role=Role.ORGANIZER, password=DEFAULT_PASSWORD,
+                 confirmed=True, disabled=False) -> int:
+        n = next(_sequence)
+        with self.app.app_context():
+            user = User(
+                email=email or f"person{n}@example.org",
+                name=name or f"Person {n}",
+                role=role,
+                password_hash=hash_password(password),
+                email_confirmed_dt=utcnow() if confirmed else None,
+                is_disabled=disabled,
+            )
+        return self._save(user)
+
+
+class CampaignFactory(_Factory):
+    """``campaigns(slug=..., hashtag=...)`` → id."""
+
+    def __call__(self, **fields) -> int:
+        n = next(_sequence)
+        values = {
+            "slug": f"campaign-{n}",
+            "name": f"Campaign {n}",
+            "hashtag": f"#Campaign{n}",
+            "description": "",
+            "start_date": date.today() - timedelta(days=10),
+            **fields,
+        }
+        return self._save(Campaign(**values))
+
+
+class RallyFactory(_Factory):
+    """``rallies(title=..., organizer_id=..., status=..., ...)`` → id."""
+
+    def __init__(self, app, users, campaigns):
+        super().__init__(app)
+        self.users = users
+        self.campaigns = campaigns
+
+    def __call__(self, **fields) -> int:
+        start = fields.pop("start_dt", utcnow().replace(microsecond=0) + timedelta(days=7))
+        values = {
+            "title": "Rally for justice",
+            "description": "",
+            "city": "Stockholm",
+            "country_code": "SE",
+            "meeting_point": "Sergels torg",
+            "latitude": 59.3326,
+            "longitude": 18.0649,
+            "timezone": "Europe/Stockholm",
+            "start_dt": start,
+            "end_dt": start + timedelta(hours=2),
+            "status": RallyStatus.APPROVED,
+            "visibility": Visibility.PUBLIC,
+            **fields,
+        }
+        values.setdefault("organizer_id", fields.get("organizer_id") or self.users())
+        values.setdefault("campaign_id", fields.get("campaign_id") or self.campaigns())
+        return self._save(Rally(**values))
