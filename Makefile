@@ -42,6 +42,7 @@ browser:
 	fi
 
 test: install-test browser
+	$(BIN)/ruff check rallyhub tests bench
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
 	  export TEST_DATABASE_URL='$(PG_TEST_URL)'; echo "PostgreSQL answers: the suite runs on SQLite and PostgreSQL."; \
 	else echo "Database backends: SQLite$${TEST_DATABASE_URL:+ and $$TEST_DATABASE_URL}."; fi; \

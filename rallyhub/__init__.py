@@ -41,7 +41,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings.load(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.logger.handlers or app.config["RALLYHUB_ENV"] == "production":
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -62,7 +64,15 @@ def _init_extensions(app: Flask) -> None:
     from flask_babel import get_locale
 
     from rallyhub.auth.services import load_session_user
-    from rallyhub.extensions import babel, configure_sqlite, csrf, db, limiter, login_manager, migrate
+    from rallyhub.extensions import (
+        babel,
+        configure_sqlite,
+        csrf,
+        db,
+        limiter,
+        login_manager,
+        migrate,
+    )
     from rallyhub.i18n import country_name, format_local, select_locale
 
     _import_models()

@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 
 from rallyhub.extensions import db
 
-
 cli = AppGroup("rallyhub", help="rallyhub administration.")
 
 
@@ -48,7 +47,5 @@ def seed_demo() -> None:
     counts = seed(progress=click.echo)
     db.session.commit()
     click.echo(
-        "Demo data ready: "
-        + ", ".join(f"{number} {what}" for what, number in counts.items())
-        + "."
+        "Demo data ready: " + ", ".join(f"{number} {what}" for what, number in counts.items()) + "."
     )

@@ -154,9 +154,10 @@ def _check_production(config) -> None:
     """Refuse settings that are only safe on a developer's machine."""
     if not config.get("SECRET_KEY") or len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("SECRET_KEY must be set to at least 32 random characters in production.")
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config[
-        "ALLOW_SQLITE_IN_PRODUCTION"
-    ]:
+    if (
+        config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        and not config["ALLOW_SQLITE_IN_PRODUCTION"]
+    ):
         raise ConfigError(
             "Production needs DATABASE_URL pointing at PostgreSQL; "
             "set ALLOW_SQLITE_IN_PRODUCTION=true to run a single instance on SQLite."

@@ -45,32 +45,99 @@ CAMPAIGNS = [
 RALLIES = [
     ("Stockholm", "SE", 59.3326, 18.0649, "Europe/Stockholm", "Elin Lindqvist", "Sergels torg", 9),
     ("Göteborg", "SE", 57.7072, 11.9668, "Europe/Stockholm", "Elin Lindqvist", "Götaplatsen", 16),
-    ("Ciudad de México", "MX", 19.4326, -99.1332, "America/Mexico_City", "José Hernández",
-     "Ángel de la Independencia", 12),
-    ("Երևան", "AM", 40.1811, 44.5136, "Asia/Yerevan", "Արամ Սարգսյան",
-     "Freedom Square", 10),
-    ("Berlin", "DE", 52.5163, 13.3777, "Europe/Berlin", "Jonas Weber",
-     "Pariser Platz, near the Russian embassy", 8),
+    (
+        "Ciudad de México",
+        "MX",
+        19.4326,
+        -99.1332,
+        "America/Mexico_City",
+        "José Hernández",
+        "Ángel de la Independencia",
+        12,
+    ),
+    ("Երևան", "AM", 40.1811, 44.5136, "Asia/Yerevan", "Արամ Սարգսյան", "Freedom Square", 10),
+    (
+        "Berlin",
+        "DE",
+        52.5163,
+        13.3777,
+        "Europe/Berlin",
+        "Jonas Weber",
+        "Pariser Platz, near the Russian embassy",
+        8,
+    ),
     ("Hamburg", "DE", 53.5511, 9.9937, "Europe/Berlin", "Jonas Weber", "Jungfernstieg", 15),
-    ("São Paulo", "BR", -23.5614, -46.6559, "America/Sao_Paulo", "Ana Souza",
-     "Avenida Paulista, MASP", 11),
+    (
+        "São Paulo",
+        "BR",
+        -23.5614,
+        -46.6559,
+        "America/Sao_Paulo",
+        "Ana Souza",
+        "Avenida Paulista, MASP",
+        11,
+    ),
     ("Milano", "IT", 45.4642, 9.1900, "Europe/Rome", "Yuri Guaiana", "Piazza della Scala", 7),
     ("Roma", "IT", 41.9009, 12.4833, "Europe/Rome", "Giulia Rossi", "Piazza dell'Esquilino", 14),
-    ("İstanbul", "TR", 41.0369, 28.9850, "Europe/Istanbul", "Ayşe Yılmaz",
-     "Side entrance of the Tünel funicular, Karaköy", 13),
-    ("London", "GB", 51.5080, -0.1281, "Europe/London", "Sam Taylor",
-     "Trafalgar Square, north terrace", 9),
+    (
+        "İstanbul",
+        "TR",
+        41.0369,
+        28.9850,
+        "Europe/Istanbul",
+        "Ayşe Yılmaz",
+        "Side entrance of the Tünel funicular, Karaköy",
+        13,
+    ),
+    (
+        "London",
+        "GB",
+        51.5080,
+        -0.1281,
+        "Europe/London",
+        "Sam Taylor",
+        "Trafalgar Square, north terrace",
+        9,
+    ),
     ("Manchester", "GB", 53.4794, -2.2453, "Europe/London", "Sam Taylor", "Piccadilly Gardens", 17),
-    ("Paris", "FR", 48.8566, 2.3522, "Europe/Paris", "Camille Martin", "Place de la République", 10),
+    (
+        "Paris",
+        "FR",
+        48.8566,
+        2.3522,
+        "Europe/Paris",
+        "Camille Martin",
+        "Place de la République",
+        10,
+    ),
     ("Madrid", "ES", 40.4168, -3.7038, "Europe/Madrid", "Lucía García", "Puerta del Sol", 12),
-    ("Toronto", "CA", 43.6532, -79.3832, "America/Toronto", "Alex Chen", "Nathan Phillips Square", 11),
+    (
+        "Toronto",
+        "CA",
+        43.6532,
+        -79.3832,
+        "America/Toronto",
+        "Alex Chen",
+        "Nathan Phillips Square",
+        11,
+    ),
     ("Tbilisi", "GE", 41.6938, 44.8015, "Asia/Tbilisi", "Nino Beridze", "Rustaveli Avenue", 18),
 ]
 
 ORGANIZERS = list(dict.fromkeys(row[5] for row in RALLIES))
 
-SUPPORTERS = ["Anna Petrova", "Анна Смирнова", "Marco Bianchi", "Lena Schulz", "Mehmet Kaya",
-              "Lucía Fernández", "Gevorg Hakobyan", "Sofia Andersson", "João Pereira", "Ali Demir"]
+SUPPORTERS = [
+    "Anna Petrova",
+    "Анна Смирнова",
+    "Marco Bianchi",
+    "Lena Schulz",
+    "Mehmet Kaya",
+    "Lucía Fernández",
+    "Gevorg Hakobyan",
+    "Sofia Andersson",
+    "João Pereira",
+    "Ali Demir",
+]
 
 
 def _organizer(name: str, password_hash: str) -> User:
@@ -81,8 +148,13 @@ def _organizer(name: str, password_hash: str) -> User:
 def _get_or_create_user(email: str, name: str, role: Role, password_hash: str) -> User:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, name=name, role=role, password_hash=password_hash,
-                    email_confirmed_dt=utcnow())
+        user = User(
+            email=email,
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            email_confirmed_dt=utcnow(),
+        )
         db.session.add(user)
         db.session.flush()
     return user
@@ -144,8 +216,12 @@ def seed(progress: Callable[[str], None] = print) -> dict[str, int]:
         db.session.flush()
         for number, name in enumerate(SUPPORTERS[: 3 + index % 5]):
             db.session.add(
-                Signup(rally=rally, name=name, email=f"supporter{number}.{rally.id}@example.org",
-                       consent_to_contact=number % 2 == 0)
+                Signup(
+                    rally=rally,
+                    name=name,
+                    email=f"supporter{number}.{rally.id}@example.org",
+                    consent_to_contact=number % 2 == 0,
+                )
             )
         rallies += 1
     progress(f"{rallies} rallies added")
@@ -166,12 +242,27 @@ def _past_rally(campaign: Campaign, password_hash: str) -> None:
     start = datetime(2017, 5, 17, 18, 0, tzinfo=ZoneInfo("Europe/Rome"))
     organizer = _organizer("Yuri Guaiana", password_hash)
     rally = Rally(
-        campaign=campaign, organizer=organizer, title=title, city="Milano", country_code="IT",
-        meeting_point="Piazza della Scala", latitude=45.4674, longitude=9.1899,
-        timezone="Europe/Rome", start_dt=start, end_dt=start + timedelta(hours=2),
-        status=RallyStatus.APPROVED, description="The International Day Against Homophobia.",
+        campaign=campaign,
+        organizer=organizer,
+        title=title,
+        city="Milano",
+        country_code="IT",
+        meeting_point="Piazza della Scala",
+        latitude=45.4674,
+        longitude=9.1899,
+        timezone="Europe/Rome",
+        start_dt=start,
+        end_dt=start + timedelta(hours=2),
+        status=RallyStatus.APPROVED,
+        description="The International Day Against Homophobia.",
     )
     db.session.add(rally)
     db.session.flush()
-    db.session.add(TurnoutReport(rally=rally, people_present=300, reported_by=organizer,
-                                 notes="A peaceful, crowded rally."))
+    db.session.add(
+        TurnoutReport(
+            rally=rally,
+            people_present=300,
+            reported_by=organizer,
+            notes="A peaceful, crowded rally.",
+        )
+    )

@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, session
 from flask_login import current_user, logout_user
 
 SESSION_LOGIN_KEY = "_login_ts"

@@ -59,8 +59,13 @@ def database_url(request, tmp_path_factory):
                 connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin.dispose()
 
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url,
-                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
+    app = create_app(
+        {
+            **TEST_SETTINGS,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        }
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -77,8 +82,13 @@ def make_app(database_url, tmp_path):
     def build(**settings):
         instance = tmp_path / f"instance{len(apps)}"
         app = create_app(
-            {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url,
-             "INSTANCE_PATH": str(instance), "OUTBOX_DIR": str(tmp_path / "outbox"), **settings}
+            {
+                **TEST_SETTINGS,
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "INSTANCE_PATH": str(instance),
+                "OUTBOX_DIR": str(tmp_path / "outbox"),
+                **settings,
+            }
         )
         apps.append(app)
         return app

@@ -30,8 +30,15 @@ class _Factory:
 class UserFactory(_Factory):
     """``users(email=..., role=..., confirmed=True, disabled=False, password=...)`` → id."""
 
-    def __call__(self, email=None, name=None, role=Role.ORGANIZER, password=DEFAULT_PASSWORD,
-                 confirmed=True, disabled=False) -> int:
+    def __call__(
+        self,
+        email=None,
+        name=None,
+        role=Role.ORGANIZER,
+        password=DEFAULT_PASSWORD,
+        confirmed=True,
+        disabled=False,
+    ) -> int:
         n = next(_sequence)
         with self.app.app_context():
             user = User(

@@ -13,7 +13,7 @@ from rallyhub.extensions import db
 def test_home_page_renders(client):
     response = client.get("/")
     assert response.status_code == 200
-    assert b"<html lang=\"en\"" in response.data
+    assert b'<html lang="en"' in response.data
 
 
 def test_healthz_is_ok_with_the_database_up(client):
@@ -25,9 +25,11 @@ def test_healthz_is_ok_with_the_database_up(client):
 def test_healthz_answers_503_when_the_database_is_unreachable(make_app, tmp_path):
     app = make_app()
     broken = create_app(
-        {**{k: v for k, v in app.config.items() if k.isupper()},
-         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}",
-         "INSTANCE_PATH": str(tmp_path / "broken")}
+        {
+            **{k: v for k, v in app.config.items() if k.isupper()},
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}",
+            "INSTANCE_PATH": str(tmp_path / "broken"),
+        }
     )
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
@@ -57,8 +59,11 @@ def test_errors_answer_json_to_clients_that_ask_for_it(client):
 
 
 def test_oversized_body_is_refused_with_413(client):
-    response = client.post("/auth/login", data=b"x" * (13 * 1024 * 1024),
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/auth/login",
+        data=b"x" * (13 * 1024 * 1024),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 413
     assert b"too large" in response.data
 
@@ -116,12 +121,20 @@ class TestConfiguration:
     def test_production_refuses_a_missing_secret(self, tmp_path, monkeypatch):
         monkeypatch.delenv("SECRET_KEY", raising=False)
         with pytest.raises(ConfigError, match="SECRET_KEY"):
-            create_app({"RALLYHUB_ENV": "production", "INSTANCE_PATH": str(tmp_path),
-                        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@localhost/x"})
+            create_app(
+                {
+                    "RALLYHUB_ENV": "production",
+                    "INSTANCE_PATH": str(tmp_path),
+                    "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@localhost/x",
+                }
+            )
 
     def test_production_refuses_sqlite_unless_told(self, tmp_path):
-        settings = {"RALLYHUB_ENV": "production", "INSTANCE_PATH": str(tmp_path),
-                    "SECRET_KEY": "s" * 40}
+        settings = {
+            "RALLYHUB_ENV": "production",
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "s" * 40,
+        }
         with pytest.raises(ConfigError, match="PostgreSQL"):
             create_app(settings)
         app = create_app({**settings, "ALLOW_SQLITE_IN_PRODUCTION": True})

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from rallyhub.auth.models import User
 from rallyhub.extensions import db
+from tests.auth_data import REGISTRATION
 from tests.conftest import csrf_from, link_in, post_form
 from tests.factories import DEFAULT_PASSWORD
 
-GOOD = {"name": "Marta Ruiz", "email": "marta@example.org", "password": "lilac-river-93-stones",
-        "confirm": "lilac-river-93-stones"}
+GOOD = REGISTRATION
 
 
 def _user(app, email):
@@ -41,7 +41,9 @@ def test_register_confirm_and_sign_in(app, client, auth, outbox):
     page = client.get(confirm_path)
     assert page.status_code == 200
     assert _user(app, "marta@example.org").email_confirmed_dt is None, "GET must change nothing"
-    response = client.post(confirm_path, data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        confirm_path, data={"csrf_token": csrf_from(page.get_data(as_text=True))}
+    )
     assert response.status_code == 302
     assert _user(app, "marta@example.org").email_confirmed_dt is not None
 
@@ -59,9 +61,12 @@ def test_registering_a_known_email_reveals_nothing(app, client, users, outbox):
     notice = next(m for m in outbox() if m["To"] == "known@example.org")
     assert "already has one" in notice.get_content()
     with app.app_context():
-        assert db.session.scalar(
-            select(db.func.count()).select_from(User).where(User.email == "known@example.org")
-        ) == 1
+        assert (
+            db.session.scalar(
+                select(db.func.count()).select_from(User).where(User.email == "known@example.org")
+            )
+            == 1
+        )
 
 
 def test_login_failure_message_is_the_same_for_unknown_email_and_wrong_password(users, auth):
@@ -107,16 +112,19 @@ def test_registration_validates_every_field(app, client, field, value, message):
 
 
 def test_unicode_names_and_emails_are_kept(app, client):
-    response = post_form(client, "/auth/register",
-                         {**GOOD, "name": "Արամ Սարգսյան", "email": "aram@例え.jp"})
+    response = post_form(
+        client, "/auth/register", {**GOOD, "name": "Արամ Սարգսյան", "email": "aram@例え.jp"}
+    )
     assert response.status_code == 302
     assert _user(app, "aram@例え.jp").name == "Արամ Սարգսյան"
 
 
 def test_wrong_csrf_token_gives_a_clear_400(client):
     client.get("/auth/login")
-    response = client.post("/auth/login", data={"csrf_token": "forged", "email": "a@b.org",
-                                                 "password": "whatever-it-is"})
+    response = client.post(
+        "/auth/login",
+        data={"csrf_token": "forged", "email": "a@b.org", "password": "whatever-it-is"},
+    )
     assert response.status_code == 400
     assert b"form expired" in response.data
 
@@ -133,13 +141,22 @@ def test_logout_is_a_post_and_ends_the_session(client, users, auth):
 
 def test_login_redirects_only_to_local_paths(client, users):
     users(email="org@example.org")
-    for target, expected in [("/hq/accounts", "/hq/accounts"), ("https://evil.example/", "/"),
-                             ("//evil.example/", "/"), ("/\\evil.example", "/")]:
-        response = post_form(client, f"/auth/login?next={target}",
-                             {"email": "org@example.org", "password": DEFAULT_PASSWORD},
-                             page="/auth/login")
+    for target, expected in [
+        ("/hq/accounts", "/hq/accounts"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ]:
+        response = post_form(
+            client,
+            f"/auth/login?next={target}",
+            {"email": "org@example.org", "password": DEFAULT_PASSWORD},
+            page="/auth/login",
+        )
         assert response.headers["Location"] == expected, target
-        client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
+        client.post(
+            "/auth/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))}
+        )
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client, users, auth):
@@ -175,15 +192,27 @@ def test_change_password_checks_the_current_one_and_ends_other_sessions(app, use
     post_form(other, "/auth/login", {"email": "org@example.org", "password": DEFAULT_PASSWORD})
     assert b"Sign out" in other.get("/").data
 
-    wrong = post_form(client, "/auth/password", {"current_password": "not it at all",
-                                                 "password": "new-granite-lake-77",
-                                                 "confirm": "new-granite-lake-77"})
+    wrong = post_form(
+        client,
+        "/auth/password",
+        {
+            "current_password": "not it at all",
+            "password": "new-granite-lake-77",
+            "confirm": "new-granite-lake-77",
+        },
+    )
     assert wrong.status_code == 400
     assert b"current password is not right" in wrong.data
 
-    right = post_form(client, "/auth/password", {"current_password": DEFAULT_PASSWORD,
-                                                 "password": "new-granite-lake-77",
-                                                 "confirm": "new-granite-lake-77"})
+    right = post_form(
+        client,
+        "/auth/password",
+        {
+            "current_password": DEFAULT_PASSWORD,
+            "password": "new-granite-lake-77",
+            "confirm": "new-granite-lake-77",
+        },
+    )
     assert right.status_code == 302
     assert b"Sign out" in client.get("/").data, "this session stays signed in"
     assert b"Sign out" not in other.get("/").data, "the other session ended"
@@ -199,8 +228,9 @@ def test_password_reset_says_the_same_for_unknown_emails_and_works_once(app, use
     assert unknown.headers["Location"] == known.headers["Location"]
     (message,) = outbox()
     path = link_in(message, "/auth/reset/")
-    response = post_form(client, path, {"password": "fresh-maple-owl-41",
-                                        "confirm": "fresh-maple-owl-41"})
+    response = post_form(
+        client, path, {"password": "fresh-maple-owl-41", "confirm": "fresh-maple-owl-41"}
+    )
     assert response.status_code == 302
     again = client.get(path)
     assert again.status_code == 400
@@ -210,8 +240,9 @@ def test_password_reset_says_the_same_for_unknown_emails_and_works_once(app, use
 def test_tampered_links_are_refused(client):
     assert client.get("/auth/reset/forged.token.value").status_code == 400
     page = client.get("/auth/confirm/forged")
-    response = client.post("/auth/confirm/forged",
-                           data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/auth/confirm/forged", data={"csrf_token": csrf_from(page.get_data(as_text=True))}
+    )
     assert response.status_code == 400
     assert b"invalid or has expired" in response.data
 
@@ -220,9 +251,11 @@ def test_production_hashing_profile_meets_owasp(make_app):
     from rallyhub.config import defaults
 
     settings = defaults(Path(make_app().instance_path), "production")
-    hasher = PasswordHasher(time_cost=settings["ARGON2_TIME_COST"],
-                            memory_cost=settings["ARGON2_MEMORY_COST_KIB"],
-                            parallelism=settings["ARGON2_PARALLELISM"])
+    hasher = PasswordHasher(
+        time_cost=settings["ARGON2_TIME_COST"],
+        memory_cost=settings["ARGON2_MEMORY_COST_KIB"],
+        parallelism=settings["ARGON2_PARALLELISM"],
+    )
     params = hasher.hash("x").split("$")[3]
     assert params == "m=19456,t=2,p=1"
 
@@ -230,9 +263,12 @@ def test_production_hashing_profile_meets_owasp(make_app):
 def test_login_is_rate_limited(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute")
     client = app.test_client()
-    statuses = [post_form(client, "/auth/login", {"email": "a@example.org",
-                                                  "password": "wrong-password-1"}).status_code
-                for _ in range(4)]
+    statuses = [
+        post_form(
+            client, "/auth/login", {"email": "a@example.org", "password": "wrong-password-1"}
+        ).status_code
+        for _ in range(4)
+    ]
     assert statuses == [400, 400, 400, 429]
     assert b"Too many attempts" in post_form(client, "/auth/login", {}).data
 
@@ -240,6 +276,8 @@ def test_login_is_rate_limited(make_app):
 def test_registration_is_rate_limited(make_app):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_REGISTER="2 per minute")
     client = app.test_client()
-    statuses = [post_form(client, "/auth/register", {**GOOD, "email": f"p{i}@example.org"}).status_code
-                for i in range(3)]
+    statuses = [
+        post_form(client, "/auth/register", {**GOOD, "email": f"p{i}@example.org"}).status_code
+        for i in range(3)
+    ]
     assert statuses == [302, 302, 429]

@@ -17,8 +17,10 @@ def _count(model):
 
 
 def test_create_hq_reads_the_password_from_stdin(app, runner):
-    result = runner.invoke(args=["rallyhub", "create-hq", "Boss@Example.org", "--password-stdin"],
-                           input="a-long-enough-secret\n")
+    result = runner.invoke(
+        args=["rallyhub", "create-hq", "Boss@Example.org", "--password-stdin"],
+        input="a-long-enough-secret\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Created HQ account boss@example.org" in result.output
     with app.app_context():
@@ -29,19 +31,26 @@ def test_create_hq_reads_the_password_from_stdin(app, runner):
 
 def test_create_hq_prompts_twice_and_promotes_an_existing_account(app, runner, users):
     users(email="org@example.org")
-    result = runner.invoke(args=["rallyhub", "create-hq", "org@example.org"],
-                           input="another-long-secret\nanother-long-secret\n")
+    result = runner.invoke(
+        args=["rallyhub", "create-hq", "org@example.org"],
+        input="another-long-secret\nanother-long-secret\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Promoted" in result.output
     with app.app_context():
-        assert db.session.scalar(select(User.role).where(User.email == "org@example.org")) is Role.HQ
+        assert (
+            db.session.scalar(select(User.role).where(User.email == "org@example.org")) is Role.HQ
+        )
 
 
 def test_create_hq_refuses_bad_input(app, runner):
-    bad_email = runner.invoke(args=["rallyhub", "create-hq", "not-an-email", "--password-stdin"],
-                              input="a-long-enough-secret\n")
-    short = runner.invoke(args=["rallyhub", "create-hq", "a@example.org", "--password-stdin"],
-                          input="short\n")
+    bad_email = runner.invoke(
+        args=["rallyhub", "create-hq", "not-an-email", "--password-stdin"],
+        input="a-long-enough-secret\n",
+    )
+    short = runner.invoke(
+        args=["rallyhub", "create-hq", "a@example.org", "--password-stdin"], input="short\n"
+    )
     assert bad_email.exit_code == short.exit_code == 2
     assert "10 and 256" in short.output
     with app.app_context():

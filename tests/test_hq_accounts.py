@@ -35,7 +35,9 @@ def test_hq_lists_accounts_and_searches(client, users, hq):
 
 def test_hq_promotes_an_organizer_and_it_is_audited(app, client, users, hq):
     organizer = users(email="org@example.org")
-    response = post_form(client, f"/hq/accounts/{organizer}/role", {"role": "hq"}, page="/hq/accounts")
+    response = post_form(
+        client, f"/hq/accounts/{organizer}/role", {"role": "hq"}, page="/hq/accounts"
+    )
     assert response.status_code == 302
     assert _role(app, organizer) is Role.HQ
     with app.app_context():
@@ -46,7 +48,9 @@ def test_hq_promotes_an_organizer_and_it_is_audited(app, client, users, hq):
 def test_disabling_an_account_signs_it_out_at_once(app, client, users, hq):
     organizer = users(email="org@example.org")
     their_browser = app.test_client()
-    post_form(their_browser, "/auth/login", {"email": "org@example.org", "password": DEFAULT_PASSWORD})
+    post_form(
+        their_browser, "/auth/login", {"email": "org@example.org", "password": DEFAULT_PASSWORD}
+    )
     assert b"Sign out" in their_browser.get("/").data
 
     response = post_form(client, f"/hq/accounts/{organizer}/disable", {}, page="/hq/accounts")
@@ -58,7 +62,9 @@ def test_disabling_an_account_signs_it_out_at_once(app, client, users, hq):
 
 
 def test_hq_cannot_demote_or_disable_itself(app, client, hq):
-    demote = post_form(client, f"/hq/accounts/{hq}/role", {"role": "organizer"}, page="/hq/accounts")
+    demote = post_form(
+        client, f"/hq/accounts/{hq}/role", {"role": "organizer"}, page="/hq/accounts"
+    )
     disable = post_form(client, f"/hq/accounts/{hq}/disable", {}, page="/hq/accounts")
     assert demote.status_code == disable.status_code == 400
     assert b"your own" in demote.data
@@ -67,18 +73,26 @@ def test_hq_cannot_demote_or_disable_itself(app, client, hq):
 
 def test_invalid_role_and_unknown_account_are_refused(client, users, hq):
     organizer = users()
-    assert post_form(client, f"/hq/accounts/{organizer}/role", {"role": "god"},
-                     page="/hq/accounts").status_code == 400
-    assert post_form(client, "/hq/accounts/999999/disable", {},
-                     page="/hq/accounts").status_code == 404
+    assert (
+        post_form(
+            client, f"/hq/accounts/{organizer}/role", {"role": "god"}, page="/hq/accounts"
+        ).status_code
+        == 400
+    )
+    assert (
+        post_form(client, "/hq/accounts/999999/disable", {}, page="/hq/accounts").status_code == 404
+    )
 
 
-@pytest.mark.parametrize("method,path", [
-    ("get", "/hq/accounts"),
-    ("post", "/hq/accounts/{id}/role"),
-    ("post", "/hq/accounts/{id}/disable"),
-    ("post", "/hq/accounts/{id}/enable"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "/hq/accounts"),
+        ("post", "/hq/accounts/{id}/role"),
+        ("post", "/hq/accounts/{id}/disable"),
+        ("post", "/hq/accounts/{id}/enable"),
+    ],
+)
 def test_organizers_and_anonymous_visitors_are_refused(app, client, users, auth, method, path):
     target = users(email="target@example.org")
     url = path.format(id=target)
@@ -88,7 +102,8 @@ def test_organizers_and_anonymous_visitors_are_refused(app, client, users, auth,
     assert anonymous.status_code in ({302} if method == "get" else {302, 400})
     users(email="org@example.org")
     auth.login("org@example.org")
-    response = (client.get(url) if method == "get"
-                else post_form(client, url, {"role": "hq"}, page="/"))
+    response = (
+        client.get(url) if method == "get" else post_form(client, url, {"role": "hq"}, page="/")
+    )
     assert response.status_code == 403
     assert _role(app, target) is Role.ORGANIZER

@@ -39,8 +39,16 @@ def test_upgrade_downgrade_upgrade_from_empty(make_app, tmp_path):
             with app.app_context():
                 upgrade()
                 tables = set(inspect(db.engine).get_table_names())
-                assert {"users", "campaigns", "rallies", "signups", "toolkit_items",
-                        "turnout_reports", "audit_records", "rally_coorganizers"} <= tables
+                assert {
+                    "users",
+                    "campaigns",
+                    "rallies",
+                    "signups",
+                    "toolkit_items",
+                    "turnout_reports",
+                    "audit_records",
+                    "rally_coorganizers",
+                } <= tables
                 downgrade(revision="base")
                 assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
                 upgrade()
@@ -80,6 +88,5 @@ def test_the_database_enforces_the_rules(app_ctx, rallies, statement):
     rally_id = rallies()
     db.session.add(Signup(rally_id=rally_id, name="Ana", email="ana@example.org"))
     db.session.commit()
-    with pytest.raises((IntegrityError, StatementError)):
-        with db.engine.begin() as connection:
-            connection.execute(text(statement))
+    with pytest.raises((IntegrityError, StatementError)), db.engine.begin() as connection:
+        connection.execute(text(statement))

@@ -28,9 +28,7 @@ def read_token(purpose: str, token: str) -> dict[str, Any] | None:
     if not token or len(token) > 512:
         return None
     try:
-        payload = _serializer(purpose).loads(
-            token, max_age=current_app.config["TOKEN_MAX_AGE_S"]
-        )
+        payload = _serializer(purpose).loads(token, max_age=current_app.config["TOKEN_MAX_AGE_S"])
     except BadSignature:
         return None
     return payload if isinstance(payload, dict) else None

@@ -104,9 +104,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(
-                current_user, form.current_password.data, form.password.data
-            )
+            services.change_password(current_user, form.current_password.data, form.password.data)
         except RallyhubError as error:
             form.current_password.errors.append(error.message)
         else:

@@ -41,7 +41,9 @@ def set_role(user_id: int):
         raise UserError(_("Please choose a valid role."))
     user = db.get_or_404(User, user_id)
     accounts.set_role(current_user, user, Role(form.role.data))
-    flash(_("The role of %(name)s is now %(role)s.", name=user.name, role=form.role.data), "success")
+    flash(
+        _("The role of %(name)s is now %(role)s.", name=user.name, role=form.role.data), "success"
+    )
     return redirect(url_for("hq.accounts_list"))
 
 

@@ -21,8 +21,11 @@ def index():
     campaigns = db.session.scalars(
         select(Campaign).where(Campaign.is_active).order_by(Campaign.start_date)
     ).all()
-    rallies = sorted(upcoming_public_rallies(), key=lambda r: (country_name(r.country_code), r.start_dt))
+    rallies = sorted(
+        upcoming_public_rallies(), key=lambda r: (country_name(r.country_code), r.start_dt)
+    )
     by_country = [
-        (name, list(group)) for name, group in groupby(rallies, key=lambda r: country_name(r.country_code))
+        (name, list(group))
+        for name, group in groupby(rallies, key=lambda r: country_name(r.country_code))
     ]
     return render_template("map/index.html", campaigns=campaigns, by_country=by_country)

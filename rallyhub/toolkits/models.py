@@ -40,9 +40,7 @@ class ToolkitItem(db.Model):
 
     __tablename__ = "toolkit_items"
     __table_args__ = (
-        CheckConstraint(
-            "(stored_name IS NOT NULL) OR (body IS NOT NULL)", name="file_or_body"
-        ),
+        CheckConstraint("(stored_name IS NOT NULL) OR (body IS NOT NULL)", name="file_or_body"),
         CheckConstraint("size_bytes IS NULL OR size_bytes >= 0", name="size_positive"),
     )
 
