@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export RALLYHUB_ENV ?= development
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test bench lint install install-test browser clean
+.PHONY: run test bench lint install install-test browser clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,7 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+
+# Extract the strings to translate (lazy_gettext is imported as _l).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o rallyhub/translations/messages.pot .

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app, request, session
 
 
@@ -25,9 +27,16 @@ def country_name(code: str) -> str:
     return territories.get(code.upper(), code.upper())
 
 
-def format_local(dt, timezone: str, format: str = "medium") -> str:
-    """A UTC datetime shown in a rally's own time zone, in the current language."""
-    from babel.dates import format_datetime
+def format_local(dt, timezone: str) -> str:
+    """A UTC datetime shown in a rally's own time zone, in the current language.
+
+    The date with its weekday and the time without seconds, joined the locale's way.
+    """
+    from babel.dates import format_skeleton, format_time, get_datetime_format
     from flask_babel import get_locale
 
-    return format_datetime(dt, format=format, tzinfo=timezone, locale=get_locale())
+    locale = get_locale()
+    local = dt.astimezone(ZoneInfo(timezone))
+    day = format_skeleton("yMMMEd", local, locale=locale)
+    clock = format_time(local, "short", locale=locale)
+    return get_datetime_format("medium", locale=locale).replace("{1}", day).replace("{0}", clock)

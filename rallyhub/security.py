@@ -83,17 +83,25 @@ def start_session() -> None:
 
 
 # Manage links and e-mail tokens travel in paths; they must never reach a log.
-_TOKEN_IN_PATH = re.compile(r"/(?:s|signups|auth/confirm|auth/reset)/[^/\s?\"]+")
+_TOKEN_IN_PATH = re.compile(r"/(s|signups|auth/confirm|auth/reset)/[^/\s?\"]+")
+_CLIENT_ADDRESS = re.compile(r"^\S+ - - ")
+
+
+def redact_path(text: str) -> str:
+    """Replace the secret tokens in the paths of ``text`` with an ellipsis."""
+    return _TOKEN_IN_PATH.sub(r"/\1/…", text)
 
 
 class PrivacyLogFilter(logging.Filter):
     """Strip client addresses and secret tokens from the development server's access log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) == 3:
-            _address, when, message = record.args
-            message = _TOKEN_IN_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[0] + "/…", message)
-            record.args = ("-", when, message)
+        if isinstance(record.msg, str):
+            record.msg = redact_path(_CLIENT_ADDRESS.sub("- - - ", record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_path(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
         return True
 
 

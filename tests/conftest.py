@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from rallyhub import create_app
 from rallyhub.extensions import db
@@ -122,6 +124,18 @@ def app_ctx(app):
     """An application context for tests that call services directly."""
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test app on a free port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
 
 
 @pytest.fixture

@@ -163,3 +163,14 @@ class TestConfiguration:
         assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
         assert app.config["TILE_HOST"] == "https://tiles.example.org"
         assert app.config["RATELIMIT_ENABLED"] is False
+
+
+def test_times_are_shown_in_the_rallys_own_zone(app_ctx):
+    from datetime import UTC, datetime
+
+    from rallyhub.i18n import format_local
+
+    with app_ctx.test_request_context():
+        moment = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+        assert format_local(moment, "Europe/Rome") == "Fri, Dec 4, 2026, 6:00\u202fPM"
+        assert format_local(moment, "Asia/Yerevan") == "Fri, Dec 4, 2026, 9:00\u202fPM"

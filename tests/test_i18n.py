@@ -1,0 +1,53 @@
+"""Every user-visible string is translatable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+# Words that are names, not language.
+UNTRANSLATED_OK = {"rallyhub"}
+
+
+def _catalog() -> set[str]:
+    method_map = [("rallyhub/**.py", "python"), ("templates/**.html", "jinja2")]
+    messages = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT),
+        method_map=method_map,
+        keywords={**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None},
+    ):
+        messages.add(message if isinstance(message, str) else message[0])
+    return messages
+
+
+def test_strings_from_code_and_templates_are_extracted():
+    catalog = _catalog()
+    for expected in (
+        "Register to organize",
+        "The e-mail or password is not right.",
+        "This account has been disabled. Please contact HQ.",
+        "Too large",
+        "Confirm your rallyhub account",
+    ):
+        assert expected in catalog
+
+
+def _visible_text(template: str) -> list[str]:
+    text = re.sub(r"\{#.*?#\}", " ", template, flags=re.S)
+    text = re.sub(r"\{%.*?%\}|\{\{.*?\}\}", " ", text, flags=re.S)
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text, flags=re.S)
+    words = re.findall(r"[^\W\d_][\w'’-]*", text)
+    return [word for word in words if word not in UNTRANSLATED_OK]
+
+
+@pytest.mark.parametrize(
+    "template", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "templates").rglob("*.html"))
+)
+def test_templates_have_no_bare_text(template):
+    assert _visible_text((ROOT / template).read_text()) == []
