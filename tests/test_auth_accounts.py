@@ -281,3 +281,27 @@ def test_registration_is_rate_limited(make_app):
         for i in range(3)
     ]
     assert statuses == [302, 302, 429]
+
+
+def test_rate_limits_are_shared_through_redis_between_processes(make_app):
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    settings = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_LOGIN": "2 per minute",
+        "RATELIMIT_STORAGE_URI": url,
+    }
+    first, second = make_app(**settings).test_client(), make_app(**settings).test_client()
+    data = {"email": "a@example.org", "password": "wrong-password-1"}
+    assert post_form(first, "/auth/login", data).status_code == 400
+    assert post_form(second, "/auth/login", data).status_code == 400
+    assert post_form(first, "/auth/login", data).status_code == 429
+    # The counters live in Redis, where every other process reads them too.
+    store = redis.Redis.from_url(url)
+    assert any(b"login" in key for key in store.keys("*"))
+    store.flushdb()
