@@ -6,12 +6,23 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rallyhub.auth.models import User
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, enum_column, utcnow
+from rallyhub.rallies.privacy import public_position
 
 if TYPE_CHECKING:
     from rallyhub.campaigns.models import Campaign
@@ -50,11 +61,13 @@ class Rally(db.Model):
         CheckConstraint("end_dt > start_dt", name="ends_after_start"),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("public_latitude BETWEEN -90 AND 90", name="public_latitude_range"),
+        CheckConstraint("public_longitude BETWEEN -180 AND 180", name="public_longitude_range"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
         CheckConstraint("length(country_code) = 2", name="country_code_length"),
         Index(None, "status", "start_dt"),
-        Index(None, "latitude", "longitude"),
-        Index(None, "longitude"),
+        Index(None, "public_latitude", "public_longitude"),
+        Index(None, "public_longitude"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +81,10 @@ class Rally(db.Model):
     meeting_point: Mapped[str] = mapped_column(String(500), default="")
     latitude: Mapped[float]
     longitude: Mapped[float]
+    # Where the public may see the rally: the pin itself, or for protected rallies the centre
+    # of its ~1 km grid cell. Every public map, distance and feed uses these.
+    public_latitude: Mapped[float]
+    public_longitude: Mapped[float]
     timezone: Mapped[str] = mapped_column(String(64))
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -89,9 +106,27 @@ class Rally(db.Model):
     coorganizers: Mapped[list[User]] = relationship(secondary=rally_coorganizers)
     signups: Mapped[list[Signup]] = relationship(back_populates="rally")
     turnout_report: Mapped[TurnoutReport | None] = relationship(back_populates="rally")
+    invites: Mapped[list[CoorganizerInvite]] = relationship(
+        back_populates="rally", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Rally {self.id} {self.status.value}>"
+
+
+class CoorganizerInvite(db.Model):
+    """A co-organizer invited by e-mail who has no confirmed account yet."""
+
+    __tablename__ = "coorganizer_invites"
+    __table_args__ = (UniqueConstraint("rally_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rallies.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rally: Mapped[Rally] = relationship(back_populates="invites")
 
 
 class TurnoutReport(db.Model):
@@ -109,3 +144,12 @@ class TurnoutReport(db.Model):
 
     rally: Mapped[Rally] = relationship(back_populates="turnout_report")
     reported_by: Mapped[User | None] = relationship()
+
+
+@event.listens_for(Rally, "before_insert")
+@event.listens_for(Rally, "before_update")
+def _derive_public_position(_mapper, _connection, rally: Rally) -> None:
+    """Keep the public position in step with the pin and visibility, whoever changes them."""
+    rally.public_latitude, rally.public_longitude = public_position(
+        rally.latitude, rally.longitude, rally.visibility is Visibility.PROTECTED
+    )
