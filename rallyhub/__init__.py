@@ -73,7 +73,14 @@ def _init_extensions(app: Flask) -> None:
         login_manager,
         migrate,
     )
-    from rallyhub.i18n import country_name, format_local, select_locale
+    from rallyhub.i18n import (
+        country_name,
+        format_local,
+        format_local_range,
+        select_locale,
+        zone_name,
+    )
+    from rallyhub.text import plain_text
 
     _import_models()
     db.init_app(app)
@@ -90,8 +97,13 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_session_user)
     app.jinja_env.globals.update(
-        country_name=country_name, format_local=format_local, get_locale=get_locale
+        country_name=country_name,
+        format_local=format_local,
+        format_local_range=format_local_range,
+        zone_name=zone_name,
+        get_locale=get_locale,
     )
+    app.jinja_env.filters["plain_text"] = plain_text
 
 
 def _import_models() -> None:
@@ -106,9 +118,11 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from rallyhub.auth.views import bp as auth_bp
+    from rallyhub.campaigns.views import bp as campaigns_bp
     from rallyhub.health import bp as health_bp
     from rallyhub.hq.views import bp as hq_bp
     from rallyhub.map.views import bp as map_bp
+    from rallyhub.rallies.views import bp as rallies_bp
 
-    for blueprint in (auth_bp, health_bp, hq_bp, map_bp):
+    for blueprint in (auth_bp, campaigns_bp, health_bp, hq_bp, map_bp, rallies_bp):
         app.register_blueprint(blueprint)

@@ -40,3 +40,24 @@ def format_local(dt, timezone: str) -> str:
     day = format_skeleton("yMMMEd", local, locale=locale)
     clock = format_time(local, "short", locale=locale)
     return get_datetime_format("medium", locale=locale).replace("{1}", day).replace("{0}", clock)
+
+
+def format_local_range(start, end, timezone: str) -> str:
+    """A rally's start and end in its zone; the end shows only its time on the same day."""
+    from babel.dates import format_time
+    from flask_babel import get_locale
+
+    zone = ZoneInfo(timezone)
+    if start.astimezone(zone).date() == end.astimezone(zone).date():
+        finish = format_time(end.astimezone(zone), "short", locale=get_locale())
+    else:
+        finish = format_local(end, timezone)
+    return f"{format_local(start, timezone)} – {finish}"
+
+
+def zone_name(timezone: str) -> str:
+    """The zone's name in the current language, e.g. "Armenia Time"."""
+    from babel.dates import get_timezone_name
+    from flask_babel import get_locale
+
+    return get_timezone_name(ZoneInfo(timezone), width="long", locale=get_locale())

@@ -77,7 +77,9 @@ class RallyFactory(_Factory):
         self.campaigns = campaigns
 
     def __call__(self, **fields) -> int:
-        start = fields.pop("start_dt", utcnow().replace(microsecond=0) + timedelta(days=7))
+        start = fields.pop(
+            "start_dt", utcnow().replace(second=0, microsecond=0) + timedelta(days=7)
+        )
         values = {
             "title": "Rally for justice",
             "description": "",

@@ -14,6 +14,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from rallyhub.forms import TEXT_FILTERS
+
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
 
@@ -79,15 +81,11 @@ def password_field(label) -> PasswordField:
     )
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def email_field() -> EmailField:
     """An e-mail field with a syntax check (no network look-up)."""
     return EmailField(
         _l("E-mail"),
-        filters=[_strip],
+        filters=TEXT_FILTERS,
         validators=[
             DataRequired(),
             Length(max=254),
@@ -100,7 +98,7 @@ class RegistrationForm(FlaskForm):
     """Open an organizer account."""
 
     name = StringField(
-        _l("Your name"), filters=[_strip], validators=[DataRequired(), Length(max=120)]
+        _l("Your name"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=120)]
     )
     email = email_field()
     password = password_field(_l("Password"))
@@ -155,10 +153,6 @@ class ConfirmForm(FlaskForm):
     """A button that confirms an e-mail (a POST, so a link preview changes nothing)."""
 
     submit = SubmitField(_l("Confirm my e-mail"))
-
-
-class ActionForm(FlaskForm):
-    """A bare form carrying only the CSRF token, for buttons that change state."""
 
 
 class RoleForm(FlaskForm):

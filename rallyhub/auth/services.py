@@ -83,9 +83,17 @@ def confirm_email(token: str) -> User:
     user = db.session.get(User, payload["uid"]) if payload else None
     if user is None or payload.get("email") != fingerprint(user.email):
         raise UserError(_("This confirmation link is invalid or has expired."))
+    _mark_confirmed(user)
+    return user
+
+
+def _mark_confirmed(user: User) -> None:
+    """Record a proven address and hand over the co-organizer invitations sent to it."""
+    from rallyhub.rallies.services import accept_invites
+
     if user.email_confirmed_dt is None:
         user.email_confirmed_dt = utcnow()
-    return user
+        accept_invites(user)
 
 
 def authenticate(email: str, password: str) -> User:
@@ -151,8 +159,7 @@ def reset_password(token: str, new_password: str) -> User:
     user = user_for_reset_token(token)
     _set_password(user, new_password)
     # Following a link from the inbox proves the address too.
-    if user.email_confirmed_dt is None:
-        user.email_confirmed_dt = utcnow()
+    _mark_confirmed(user)
     return user
 
 

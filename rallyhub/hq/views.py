@@ -1,4 +1,4 @@
-"""HQ pages: account management (more arrives with reviews and exports)."""
+"""HQ pages: accounts and the review queue."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from flask_login import current_user
 
 from rallyhub.auth import services as accounts
 from rallyhub.auth.access import hq_required
-from rallyhub.auth.forms import ActionForm, RoleForm
+from rallyhub.auth.forms import RoleForm
 from rallyhub.auth.models import Role, User
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
+from rallyhub.forms import ActionForm
+from rallyhub.rallies import services as rallies
+from rallyhub.rallies.forms import RejectForm
+from rallyhub.rallies.models import RallyStatus
 
 bp = Blueprint("hq", __name__, url_prefix="/hq")
 
@@ -65,3 +69,43 @@ def enable(user_id: int):
     accounts.set_disabled(current_user, user, False)
     flash(_("%(name)s's account is enabled again.", name=user.name), "success")
     return redirect(url_for("hq.accounts_list"))
+
+
+@bp.route("/review")
+@hq_required
+def review_queue():
+    """Pending rallies, oldest first, each with its likely duplicates and organizer history."""
+    queue = [
+        (rally, rallies.likely_duplicates(rally), rallies.organizer_history(rally.organizer))
+        for rally in rallies.review_queue()
+    ]
+    return render_template(
+        "hq/review.html",
+        queue=queue,
+        action_form=ActionForm(),
+        reject_form=RejectForm(),
+        statuses=RallyStatus,
+    )
+
+
+@bp.route("/review/<int:rally_id>/approve", methods=["POST"])
+@hq_required
+def approve(rally_id: int):
+    """Approve a pending rally: it goes public."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    rallies.approve_rally(current_user, rally)
+    flash(_("“%(title)s” is approved and public.", title=rally.title), "success")
+    return redirect(url_for("hq.review_queue"))
+
+
+@bp.route("/review/<int:rally_id>/reject", methods=["POST"])
+@hq_required
+def reject(rally_id: int):
+    """Reject a pending rally with a note for its organizer."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        raise UserError(_("Please tell the organizer why the rally is rejected."), field="note")
+    rallies.reject_rally(current_user, rally, form.note.data)
+    flash(_("“%(title)s” is rejected; the organizer sees your note.", title=rally.title), "success")
+    return redirect(url_for("hq.review_queue"))

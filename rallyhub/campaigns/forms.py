@@ -1,0 +1,59 @@
+"""Campaign forms (HQ)."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, StringField, SubmitField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from rallyhub.forms import TEXT_FILTERS
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+HASHTAG_PATTERN = re.compile(r"^#\w{2,99}$")
+
+
+class CampaignForm(FlaskForm):
+    """Create or edit a campaign; the slug is fixed once created."""
+
+    name = StringField(
+        _l("Name"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=200)]
+    )
+    slug = StringField(
+        _l("Address name (slug)"),
+        filters=TEXT_FILTERS,
+        validators=[
+            DataRequired(),
+            Length(min=2, max=80),
+            Regexp(SLUG_PATTERN, message=_l("Use lowercase letters, digits and single hyphens.")),
+        ],
+    )
+    hashtag = StringField(
+        _l("Hashtag"),
+        filters=TEXT_FILTERS,
+        validators=[
+            DataRequired(),
+            Regexp(HASHTAG_PATTERN, message=_l("Start with # and use letters, digits or _.")),
+        ],
+    )
+    description = TextAreaField(
+        _l("Description"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
+    )
+    start_date = DateField(_l("Starts on"), validators=[InputRequired()])
+    end_date = DateField(_l("Ends on"), validators=[Optional()])
+    is_active = BooleanField(_l("Active (organizers can register rallies)"), default=True)
+    submit = SubmitField(_l("Save campaign"))
+
+    def validate_end_date(self, field) -> None:
+        """The campaign cannot end before it starts."""
+        if field.data and self.start_date.data and field.data < self.start_date.data:
+            raise ValidationError(_l("The end date must not be before the start date."))

@@ -1,0 +1,94 @@
+"""Campaign rules: HQ creates, edits and archives; slugs never change."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from rallyhub.audit import record_audit
+from rallyhub.auth.models import User
+from rallyhub.campaigns.models import Campaign
+from rallyhub.errors import NotAllowed, NotFound, UserError
+from rallyhub.extensions import db
+
+
+def _require_hq(actor: User) -> None:
+    if not actor.is_hq:
+        raise NotAllowed()
+
+
+def list_campaigns(active_only: bool = False) -> list[Campaign]:
+    """Campaigns, newest first."""
+    query = select(Campaign).order_by(Campaign.start_date.desc(), Campaign.id.desc())
+    if active_only:
+        query = query.where(Campaign.is_active)
+    return list(db.session.scalars(query))
+
+
+def get_campaign_by_slug(slug: str) -> Campaign:
+    """The campaign with this slug, or 404."""
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise NotFound()
+    return campaign
+
+
+def create_campaign(
+    actor: User,
+    *,
+    name: str,
+    slug: str,
+    hashtag: str,
+    description: str,
+    start_date: date,
+    end_date: date | None,
+    is_active: bool,
+) -> Campaign:
+    """Create a campaign with a unique slug."""
+    _require_hq(actor)
+    if db.session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise UserError(_("Another campaign already uses this address name."), field="slug")
+    campaign = Campaign(
+        name=name,
+        slug=slug,
+        hashtag=hashtag,
+        description=description or "",
+        start_date=start_date,
+        end_date=end_date,
+        is_active=is_active,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    record_audit(actor, "campaign.create", "campaign", campaign.id, slug)
+    return campaign
+
+
+def update_campaign(
+    actor: User,
+    campaign: Campaign,
+    *,
+    name: str,
+    hashtag: str,
+    description: str,
+    start_date: date,
+    end_date: date | None,
+    is_active: bool,
+) -> None:
+    """Change a campaign's details (not its slug: links to it must keep working)."""
+    _require_hq(actor)
+    campaign.name = name
+    campaign.hashtag = hashtag
+    campaign.description = description or ""
+    campaign.start_date = start_date
+    campaign.end_date = end_date
+    campaign.is_active = is_active
+    record_audit(actor, "campaign.update", "campaign", campaign.id)
+
+
+def archive_campaign(actor: User, campaign: Campaign) -> None:
+    """Stop new rallies for a campaign; its rallies and pages stay."""
+    _require_hq(actor)
+    campaign.is_active = False
+    record_audit(actor, "campaign.archive", "campaign", campaign.id)

@@ -1,0 +1,162 @@
+"""Rally forms: registration and editing, cancellation, co-organizers, review."""
+
+from __future__ import annotations
+
+import math
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    FloatField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from rallyhub.forms import TEXT_FILTERS
+
+# The interface's languages and the campaign's most common others (BCP 47 codes).
+RALLY_LANGUAGES = [
+    ("en", "English"),
+    ("it", "Italiano"),
+    ("ru", "Русский"),
+    ("es", "Español"),
+    ("sv", "Svenska"),
+    ("hy", "Հայերեն"),
+    ("de", "Deutsch"),
+    ("pt-BR", "Português (Brasil)"),
+    ("tr", "Türkçe"),
+    ("fr", "Français"),
+    ("ka", "ქართული"),
+    ("uk", "Українська"),
+]
+
+
+def finite(form, field) -> None:
+    """Refuse NaN and infinities, which float() accepts."""
+    if field.data is not None and not math.isfinite(field.data):
+        raise ValidationError(_l("Please enter a number."))
+
+
+class RallyForm(FlaskForm):
+    """Register or edit a rally; times are in the rally's own local time."""
+
+    campaign_id = SelectField(_l("Campaign"), coerce=int, validators=[InputRequired()])
+    title = StringField(
+        _l("Title"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(min=3, max=200)]
+    )
+    description = TextAreaField(
+        _l("What is it about?"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
+    )
+    city = StringField(
+        _l("City"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=200)]
+    )
+    place_id = RadioField(
+        _l("Which one?"), coerce=int, validate_choice=False, validators=[Optional()]
+    )
+    meeting_point = StringField(
+        _l("Meeting point"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=500)]
+    )
+    latitude = FloatField(
+        _l("Exact pin: latitude"), validators=[Optional(), finite, NumberRange(-90, 90)]
+    )
+    longitude = FloatField(
+        _l("Exact pin: longitude"), validators=[Optional(), finite, NumberRange(-180, 180)]
+    )
+    starts_at = DateTimeLocalField(
+        _l("Starts (local time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+    )
+    ends_at = DateTimeLocalField(
+        _l("Ends (local time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+    )
+    capacity = IntegerField(
+        _l("Capacity (leave empty for no limit)"),
+        validators=[
+            Optional(),
+            NumberRange(1, 1_000_000, message=_l("Use a whole number from 1.")),
+        ],
+    )
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in RALLY_LANGUAGES]
+    )
+    visibility = RadioField(
+        _l("Who sees the meeting point?"),
+        choices=[
+            SelectChoice("public", _l("Everyone")),
+            SelectChoice(
+                "protected", _l("Only people who signed up (the public map shows the area)")
+            ),
+        ],
+        default="public",
+        validators=[InputRequired()],
+    )
+    submit = SubmitField(_l("Save rally"))
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field checks, then the rule that a pin needs both of its coordinates."""
+        valid = super().validate(extra_validators)
+        latitude, longitude = self.latitude, self.longitude
+        if not (latitude.errors or longitude.errors) and (
+            (latitude.data is None) != (longitude.data is None)
+        ):
+            missing = latitude if latitude.data is None else longitude
+            missing.errors = [*missing.errors, _l("Give both latitude and longitude, or neither.")]
+            valid = False
+        return valid
+
+    def validate_ends_at(self, field) -> None:
+        """The rally ends after it starts."""
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("The end must be after the start."))
+
+
+class CancelForm(FlaskForm):
+    """Cancel a rally with a message for the people who signed up."""
+
+    note = TextAreaField(
+        _l("Message to show on the rally page"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), Length(max=2000)],
+    )
+    submit = SubmitField(_l("Cancel the rally"))
+
+
+class CoorganizerForm(FlaskForm):
+    """Invite a co-organizer by e-mail."""
+
+    email = EmailField(
+        _l("Co-organizer's e-mail"),
+        filters=TEXT_FILTERS,
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    submit = SubmitField(_l("Add co-organizer"))
+
+
+class RejectForm(FlaskForm):
+    """HQ rejects a rally with a note the organizer sees."""
+
+    note = TextAreaField(
+        _l("Why (the organizer sees this)"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), Length(max=2000)],
+    )
+    submit = SubmitField(_l("Reject"))

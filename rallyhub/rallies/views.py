@@ -1,0 +1,226 @@
+"""Rally pages: register, edit, cancel, co-organize, the public page and its calendar."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from rallyhub.campaigns.services import list_campaigns
+from rallyhub.errors import RallyhubError
+from rallyhub.forms import ActionForm
+from rallyhub.places.services import PlaceAmbiguous, label_place, resolve_place
+from rallyhub.rallies import services
+from rallyhub.rallies.calendar import build_calendar
+from rallyhub.rallies.forms import CancelForm, CoorganizerForm, RallyForm
+from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+
+bp = Blueprint("rallies", __name__, url_prefix="/rallies")
+
+
+def _rally_form(rally: Rally | None = None) -> RallyForm:
+    """The rally form with the campaigns an organizer may choose."""
+    form = RallyForm(obj=rally)
+    campaigns = list_campaigns(active_only=True)
+    if rally is not None and rally.campaign not in campaigns:
+        campaigns.append(rally.campaign)
+    form.campaign_id.choices = [SelectChoice(c.id, f"{c.hashtag} — {c.name}") for c in campaigns]
+    if rally is not None and not form.is_submitted():
+        form.starts_at.data = services.utc_to_local(rally.start_dt, rally.timezone)
+        form.ends_at.data = services.utc_to_local(rally.end_dt, rally.timezone)
+        form.language.data = rally.languages
+        form.visibility.data = rally.visibility.value
+        form.place_id.data = rally.place_id
+    return form
+
+
+def _input_from(form: RallyForm) -> services.RallyInput:
+    """Resolve the city and collect the form's values for the service."""
+    place = resolve_place(form.city.data, form.place_id.data)
+    return services.RallyInput(
+        campaign_id=form.campaign_id.data,
+        title=form.title.data,
+        description=form.description.data or "",
+        place=place,
+        meeting_point=form.meeting_point.data,
+        latitude=form.latitude.data,
+        longitude=form.longitude.data,
+        starts_local=form.starts_at.data,
+        ends_local=form.ends_at.data,
+        capacity=form.capacity.data,
+        language=form.language.data,
+        visibility=Visibility(form.visibility.data),
+    )
+
+
+def _show_error(form: RallyForm, error: RallyhubError) -> None:
+    """Put a service's error next to its field (or above the form)."""
+    if isinstance(error, PlaceAmbiguous):
+        form.place_id.choices = [
+            SelectChoice(p.geonameid, label_place(p)) for p in error.candidates
+        ]
+        form.place_id.data = error.candidates[0].geonameid
+    if error.field and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _render_form(form: RallyForm, rally: Rally | None):
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("rallies/edit.html", form=form, rally=rally), status
+
+
+@bp.route("/mine")
+@login_required
+def mine():
+    """The organizer's dashboard: their rallies by status."""
+    rallies = services.rallies_of(current_user)
+    groups = {status: [r for r in rallies if r.status is status] for status in RallyStatus}
+    return render_template("rallies/mine.html", groups=groups)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Register a rally; it waits for HQ's review."""
+    form = _rally_form()
+    if form.validate_on_submit():
+        try:
+            rally = services.create_rally(current_user, _input_from(form))
+        except RallyhubError as error:
+            _show_error(form, error)
+        else:
+            flash(_("Thank you! HQ will review your rally soon."), "success")
+            return redirect(url_for("rallies.detail", rally_id=rally.id))
+    return _render_form(form, None)
+
+
+@bp.route("/<int:rally_id>")
+def detail(rally_id: int):
+    """The rally's page: public details, or everything for its organizers and HQ."""
+    rally = services.get_rally_or_404(rally_id)
+    return render_template(
+        "rallies/detail.html",
+        rally=rally,
+        can_edit=services.can_manage(rally, current_user),
+        show_exact=services.can_manage(rally, current_user),
+    )
+
+
+@bp.route("/<int:rally_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(rally_id: int):
+    """Change a rally; a change of place, time or visibility sends it back to review."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    form = _rally_form(rally)
+    if form.validate_on_submit():
+        try:
+            back_to_review = services.update_rally(current_user, rally, _input_from(form))
+        except RallyhubError as error:
+            _show_error(form, error)
+        else:
+            flash(
+                _("Saved. The change goes back to HQ for review.")
+                if back_to_review
+                else _("Saved."),
+                "success",
+            )
+            return redirect(url_for("rallies.detail", rally_id=rally.id))
+    return _render_form(form, rally)
+
+
+@bp.route("/<int:rally_id>/manage")
+@login_required
+def manage(rally_id: int):
+    """Cancel the rally and manage its co-organizers."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    return render_template(
+        "rallies/manage.html",
+        rally=rally,
+        cancel_form=CancelForm(),
+        coorganizer_form=CoorganizerForm(),
+        action_form=ActionForm(),
+        invited=services.pending_invite_emails(rally),
+    )
+
+
+@bp.route("/<int:rally_id>/cancel", methods=["POST"])
+@login_required
+def cancel(rally_id: int):
+    """Cancel the rally with a message for the people who signed up."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "rallies/manage.html",
+            rally=rally,
+            cancel_form=form,
+            coorganizer_form=CoorganizerForm(),
+            action_form=ActionForm(),
+            invited=services.pending_invite_emails(rally),
+        ), 400
+    services.cancel_rally(current_user, rally, form.note.data)
+    flash(_("The rally is cancelled."), "success")
+    return redirect(url_for("rallies.detail", rally_id=rally.id))
+
+
+@bp.route("/<int:rally_id>/coorganizers", methods=["POST"])
+@login_required
+def add_coorganizer(rally_id: int):
+    """Add a co-organizer by e-mail (told the same whether or not they have an account)."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    form = CoorganizerForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "rallies/manage.html",
+            rally=rally,
+            cancel_form=CancelForm(),
+            coorganizer_form=form,
+            action_form=ActionForm(),
+            invited=services.pending_invite_emails(rally),
+        ), 400
+    link = url_for("rallies.detail", rally_id=rally.id, _external=True)
+    services.add_coorganizer(current_user, rally, form.email.data, link)
+    flash(
+        _(
+            "We have let %(email)s know. With an organizer account they can now manage this "
+            "rally; without one, they can register with that address to do so.",
+            email=form.email.data,
+        ),
+        "success",
+    )
+    return redirect(url_for("rallies.manage", rally_id=rally.id))
+
+
+@bp.route("/<int:rally_id>/coorganizers/<int:user_id>/remove", methods=["POST"])
+@login_required
+def remove_coorganizer(rally_id: int, user_id: int):
+    """Take a co-organizer's rights away."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    services.remove_coorganizer(current_user, rally, user_id)
+    flash(_("The co-organizer has been removed."), "success")
+    return redirect(url_for("rallies.manage", rally_id=rally.id))
+
+
+@bp.route("/<int:rally_id>.ics")
+def calendar(rally_id: int):
+    """The rally as an iCalendar file (public details only)."""
+    rally = services.get_rally_or_404(rally_id)
+    body = build_calendar(
+        [rally], lambda r: url_for("rallies.detail", rally_id=r.id, _external=True), rally.title
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="rally-{rally.id}.ics"'},
+    )
+
+
+@bp.app_context_processor
+def _tiles():
+    return {
+        "tile_url": current_app.config["TILE_URL"],
+        "tile_attribution": current_app.config["TILE_ATTRIBUTION"],
+    }

@@ -1,0 +1,81 @@
+"""An organizer registers a rally in Yerevan, HQ approves it, the public sees it: in Chromium."""
+
+from __future__ import annotations
+
+from rallyhub.auth.models import Role
+from rallyhub.rallies.models import Visibility
+from tests.factories import DEFAULT_PASSWORD
+from tests.rally_data import next_year
+
+
+def _sign_in(page, email):
+    page.goto("/auth/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
+def _sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("link", name="Sign in").wait_for()
+
+
+def test_register_review_and_publish_a_rally_in_yerevan(page, users, campaigns):
+    users(email="aram@example.org", name="Aram Sargsyan")
+    users(email="hq@example.org", role=Role.HQ)
+    campaigns(hashtag="#GiustiziaPerLaCecenia", name="Justice for Chechnya")
+    year = next_year()
+
+    _sign_in(page, "aram@example.org")
+    page.get_by_role("link", name="My rallies").click()
+    page.get_by_role("link", name="Register a rally").click()
+    page.get_by_label("Title").fill("Justice for Chechnya — Yerevan")
+    page.get_by_label("What is it about?").fill("Bring a sign.")
+    page.get_by_label("City", exact=True).fill("Երևան")
+    page.get_by_label("Meeting point").fill("Freedom Square")
+    page.get_by_label("Starts (local time)").fill(f"{year}-06-10T18:00")
+    page.get_by_label("Ends (local time)").fill(f"{year}-06-10T20:00")
+    page.get_by_label("Language").select_option("hy")
+    page.get_by_role("button", name="Save rally").click()
+    page.get_by_text("HQ will review your rally soon").wait_for()
+    rally_url = page.url
+    assert page.get_by_text("Waiting for review").is_visible()
+    _sign_out(page)
+
+    page.goto(rally_url)
+    assert page.get_by_role("heading", name="Page not found").is_visible()
+
+    _sign_in(page, "hq@example.org")
+    page.get_by_role("link", name="Review").click()
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_text("is approved and public").wait_for()
+    _sign_out(page)
+
+    page.goto(rally_url)
+    assert page.get_by_role("heading", name="Justice for Chechnya — Yerevan").is_visible()
+    assert page.get_by_text("6:00\u202fPM – 8:00\u202fPM").is_visible()
+    assert page.get_by_text("Yerevan, Armenia").is_visible()
+    page.locator("#rally-map .leaflet-marker-icon").wait_for()
+    assert page.foreign_requests == [] or all(
+        "tiles.example.test" in url for url in page.foreign_requests
+    )
+    assert page.dialogs == []
+
+
+def test_hostile_title_runs_no_script_on_the_rally_page(page, rallies):
+    hostile = '<img src=x onerror="alert(1)"> ${alert(2)} `x`'
+    rally_id = rallies(title=hostile, description=hostile, meeting_point=hostile)
+    page.goto(f"/rallies/{rally_id}")
+    page.locator("#rally-map .leaflet-marker-icon").wait_for()
+    assert page.get_by_role("heading", name=hostile).is_visible()
+    assert page.dialogs == []
+    assert page.locator("img[src='x']").count() == 0
+
+
+def test_protected_rally_map_shows_an_area_not_a_pin(page, rallies):
+    rally_id = rallies(visibility=Visibility.PROTECTED)
+    page.goto(f"/rallies/{rally_id}")
+    page.locator("#rally-map path.leaflet-interactive").wait_for()
+    assert page.locator("#rally-map .leaflet-marker-icon").count() == 0
+    assert page.get_by_text("The meeting point is sent to you after you sign up.").is_visible()
