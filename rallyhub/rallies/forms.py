@@ -7,6 +7,7 @@ import math
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     FloatField,
@@ -91,6 +92,7 @@ class RallyForm(FlaskForm):
             NumberRange(1, 1_000_000, message=_l("Use a whole number from 1.")),
         ],
     )
+    asks_phone = BooleanField(_l("Ask supporters for a phone number (optional for them)"))
     language = SelectField(
         _l("Language"), choices=[SelectChoice(code, name) for code, name in RALLY_LANGUAGES]
     )

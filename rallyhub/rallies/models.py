@@ -64,6 +64,7 @@ class Rally(db.Model):
         CheckConstraint("public_latitude BETWEEN -90 AND 90", name="public_latitude_range"),
         CheckConstraint("public_longitude BETWEEN -180 AND 180", name="public_longitude_range"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        CheckConstraint("walk_in_count >= 0", name="walk_in_count_positive"),
         CheckConstraint("length(country_code) = 2", name="country_code_length"),
         Index(None, "status", "start_dt"),
         Index(None, "public_latitude", "public_longitude"),
@@ -89,6 +90,8 @@ class Rally(db.Model):
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None]
+    asks_phone: Mapped[bool] = mapped_column(default=False, doc="sign-up form asks for a phone")
+    walk_in_count: Mapped[int] = mapped_column(default=0, doc="people checked in without sign-up")
     languages: Mapped[str] = mapped_column(String(100), default="", doc="comma-separated codes")
     status: Mapped[RallyStatus] = mapped_column(
         enum_column(RallyStatus, "rally_status"), default=RallyStatus.PENDING

@@ -50,6 +50,7 @@ class RallyInput:
     capacity: int | None
     language: str
     visibility: Visibility
+    asks_phone: bool = False
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ def _apply(rally: Rally, data: RallyInput) -> None:
     rally.latitude, rally.longitude = latitude, longitude
     rally.start_dt, rally.end_dt = start, end
     rally.capacity = data.capacity
+    rally.asks_phone = data.asks_phone
     rally.languages = data.language
     rally.visibility = data.visibility
 

@@ -51,6 +51,7 @@ def _input_from(form: RallyForm) -> services.RallyInput:
         capacity=form.capacity.data,
         language=form.language.data,
         visibility=Visibility(form.visibility.data),
+        asks_phone=form.asks_phone.data,
     )
 
 
