@@ -123,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     from rallyhub.hq.views import bp as hq_bp
     from rallyhub.map.views import bp as map_bp
     from rallyhub.rallies.views import bp as rallies_bp
+    from rallyhub.signups.views import bp as signups_bp
 
-    for blueprint in (auth_bp, campaigns_bp, health_bp, hq_bp, map_bp, rallies_bp):
+    for blueprint in (auth_bp, campaigns_bp, health_bp, hq_bp, map_bp, rallies_bp, signups_bp):
         app.register_blueprint(blueprint)

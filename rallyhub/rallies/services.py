@@ -229,9 +229,14 @@ def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
         raise UserError(_("A cancelled or rejected rally cannot be changed."))
     if data.campaign_id != rally.campaign_id:
         active_campaign(data.campaign_id)
-    before = _reviewed_facts(rally)
+    before, capacity_before = _reviewed_facts(rally), rally.capacity
     _apply(rally, data)
     after = _reviewed_facts(rally)
+    if rally.capacity is None or (capacity_before or 0) < rally.capacity:
+        from rallyhub.signups.services import promote_waitlisted
+
+        db.session.flush()
+        promote_waitlisted(rally)
     back_to_review = rally.status is RallyStatus.APPROVED and before != after and not actor.is_hq
     if back_to_review:
         rally.status = RallyStatus.PENDING
@@ -413,6 +418,27 @@ def reject_rally(actor: User, rally: Rally, note: str) -> None:
 
 
 # -- the public ------------------------------------------------------------------------------
+
+
+def accepts_signups(rally: Rally) -> bool:
+    """Approved rallies take sign-ups until they end."""
+    return rally.status is RallyStatus.APPROVED and rally.end_dt > utcnow()
+
+
+def page_context(rally: Rally, signup_form=None) -> dict:
+    """Everything the rally page shows, decided for the current person."""
+    from rallyhub.signups.forms import signup_form_for
+    from rallyhub.signups.services import places_left
+
+    manager = can_manage(rally, current_user)
+    form = signup_form or signup_form_for(rally)
+    return {
+        "rally": rally,
+        "can_edit": manager,
+        "show_exact": manager,
+        "signup_form": form if accepts_signups(rally) else None,
+        "places_left": places_left(rally),
+    }
 
 
 def upcoming_public_rallies(limit: int = 500) -> list[Rally]:

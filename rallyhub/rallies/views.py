@@ -102,12 +102,7 @@ def create():
 def detail(rally_id: int):
     """The rally's page: public details, or everything for its organizers and HQ."""
     rally = services.get_rally_or_404(rally_id)
-    return render_template(
-        "rallies/detail.html",
-        rally=rally,
-        can_edit=services.can_manage(rally, current_user),
-        show_exact=services.can_manage(rally, current_user),
-    )
+    return render_template("rallies/detail.html", **services.page_context(rally))
 
 
 @bp.route("/<int:rally_id>/edit", methods=["GET", "POST"])

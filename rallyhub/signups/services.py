@@ -1,0 +1,222 @@
+"""Sign-up rules: one per rally and e-mail, capacity and waiting list, manage links."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rallyhub.errors import NotFound, UserError
+from rallyhub.extensions import db
+from rallyhub.i18n import format_local_range
+from rallyhub.mail import send_mail
+from rallyhub.models import utcnow
+from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (SignupStatus.GOING, SignupStatus.WAITLISTED)
+
+
+@dataclass(frozen=True)
+class SignupDetails:
+    """What a supporter typed."""
+
+    name: str
+    email: str
+    phone: str | None
+    consent: bool
+
+
+def _lock_rally(rally_id: int) -> Rally:
+    """Load the rally and hold its row until commit, so sign-ups to it queue one by one."""
+    # SQLite has no row locks; its writers are already serialized by BEGIN IMMEDIATE.
+    rally = db.session.scalar(
+        select(Rally)
+        .where(Rally.id == rally_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if rally is None:
+        raise NotFound()
+    return rally
+
+
+def going_count(rally_id: int) -> int:
+    """How many people have a place at the rally."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.rally_id == rally_id, Signup.status == SignupStatus.GOING)
+    )
+
+
+def places_left(rally: Rally) -> int | None:
+    """Places left, or None when the rally has no limit."""
+    if rally.capacity is None:
+        return None
+    return max(rally.capacity - going_count(rally.id), 0)
+
+
+def _insert(values: dict):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Signup).values(
+        **values
+    )
+
+
+def sign_up(rally_id: int, details: SignupDetails) -> Signup:
+    """Sign someone up, or update their earlier sign-up: never two for one e-mail.
+
+    The row is written by one INSERT … ON CONFLICT on the (rally, e-mail) key, so two requests
+    arriving at the same instant still leave one sign-up.
+    """
+    rally = _lock_rally(rally_id)
+    if rally.status is not RallyStatus.APPROVED or rally.end_dt <= utcnow():
+        raise UserError(_("Sign-ups for this rally are closed."))
+    email = details.email.strip().lower()
+    existing = db.session.scalar(
+        select(Signup).where(Signup.rally_id == rally.id, Signup.email == email)
+    )
+    if existing is not None and existing.status in ACTIVE:
+        status = existing.status
+    else:
+        left = places_left(rally)
+        status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
+    now = utcnow()
+    phone = details.phone if rally.asks_phone else None
+    statement = _insert(
+        {
+            "rally_id": rally.id,
+            "name": details.name,
+            "email": email,
+            "phone": phone,
+            "consent_to_contact": details.consent,
+            "token": new_manage_token(),
+            "status": status,
+            "created_dt": now,
+            "updated_dt": now,
+        }
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["rally_id", "email"],
+        set_={
+            "name": details.name,
+            "phone": phone,
+            "consent_to_contact": details.consent,
+            "status": status,
+            "updated_dt": now,
+        },
+    ).returning(Signup.id)
+    signup_id = db.session.execute(statement).scalar_one()
+    signup = db.session.get(Signup, signup_id, populate_existing=True)
+    _send_confirmation(rally, signup, again=existing is not None)
+    log.info("sign-up %s for rally %s is %s", signup.id, rally.id, status.value)
+    return signup
+
+
+def manage_url(signup: Signup) -> str:
+    """The private link a supporter uses to change or cancel their sign-up."""
+    return url_for("signups.manage", token=signup.token, _external=True)
+
+
+def _send_confirmation(rally: Rally, signup: Signup, again: bool) -> None:
+    lines = [
+        _("Hello %(name)s,", name=signup.name),
+        "",
+        _("you are signed up for “%(title)s”.", title=rally.title)
+        if signup.status is SignupStatus.GOING
+        else _(
+            "“%(title)s” is full: you are on the waiting list, and we write to you as soon "
+            "as a place frees up.",
+            title=rally.title,
+        ),
+        _(
+            "When: %(when)s (%(zone)s)",
+            when=format_local_range(rally.start_dt, rally.end_dt, rally.timezone),
+            zone=rally.timezone,
+        ),
+        _("Where: %(place)s", place=meeting_point_for_supporters(rally)),
+        "",
+        _("To change or cancel your sign-up, use your private link (do not share it):"),
+        manage_url(signup),
+    ]
+    if again:
+        lines[2:2] = [_("(Your details were updated from a new sign-up with this e-mail.)"), ""]
+    send_mail(signup.email, _("Your sign-up: %(title)s", title=rally.title), "\n".join(lines))
+
+
+def meeting_point_for_supporters(rally: Rally) -> str:
+    """The meeting point with the exact pin, for people who signed up."""
+    pin = f"{rally.latitude:.5f}, {rally.longitude:.5f}"
+    return f"{rally.meeting_point}, {rally.city} ({pin})"
+
+
+def get_by_token(token: str) -> Signup:
+    """The sign-up a manage link is for; anything else is 404."""
+    if not token or len(token) > 64:
+        raise NotFound()
+    signup = db.session.scalar(select(Signup).where(Signup.token == token))
+    if signup is None or signup.purged_dt is not None:
+        raise NotFound()
+    return signup
+
+
+def update_details(signup: Signup, name: str, phone: str | None, consent: bool) -> None:
+    """Change one's own name, phone and consent."""
+    signup.name = name
+    signup.phone = phone if signup.rally.asks_phone else None
+    signup.consent_to_contact = consent
+
+
+def cancel(token: str) -> Signup:
+    """Cancel a sign-up through its link; the first on the waiting list takes the place."""
+    signup = get_by_token(token)
+    rally = _lock_rally(signup.rally_id)
+    if signup.status is SignupStatus.CANCELLED:
+        return signup
+    freed_place = signup.status is SignupStatus.GOING
+    signup.status = SignupStatus.CANCELLED
+    db.session.flush()
+    if freed_place:
+        promote_waitlisted(rally)
+    return signup
+
+
+def promote_waitlisted(rally: Rally) -> list[Signup]:
+    """Give free places to the waiting list, first come first served, and tell them."""
+    waiting = (
+        select(Signup)
+        .where(Signup.rally_id == rally.id, Signup.status == SignupStatus.WAITLISTED)
+        .order_by(Signup.created_dt, Signup.id)
+    )
+    left = places_left(rally)
+    promoted = list(db.session.scalars(waiting if left is None else waiting.limit(left)))
+    for signup in promoted:
+        signup.status = SignupStatus.GOING
+        send_mail(
+            signup.email,
+            _("A place is yours: %(title)s", title=rally.title),
+            "\n".join(
+                [
+                    _("Hello %(name)s,", name=signup.name),
+                    "",
+                    _("a place has freed up at “%(title)s” and it is yours.", title=rally.title),
+                    _("Where: %(place)s", place=meeting_point_for_supporters(rally)),
+                    "",
+                    _("Can't come after all? Cancel with your private link:"),
+                    manage_url(signup),
+                ]
+            ),
+        )
+    return promoted
+
+
+def sees_meeting_point(signup: Signup) -> bool:
+    """Whether this sign-up's manage page shows the exact meeting point."""
+    return signup.status in ACTIVE or signup.rally.visibility is Visibility.PUBLIC
