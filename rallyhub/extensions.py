@@ -46,6 +46,10 @@ def _wants_write_lock() -> bool:
     return not (has_request_context() and request.method in SAFE_METHODS)
 
 
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     """Give every SQLite connection WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
 
@@ -60,6 +64,8 @@ def configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; names here are in every script.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

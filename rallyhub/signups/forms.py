@@ -6,8 +6,23 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from rallyhub.forms import TEXT_FILTERS
 
@@ -58,3 +73,40 @@ def signup_form_for(rally, formdata=None) -> SignupForm:
     if not rally.asks_phone:
         del form.phone
     return form
+
+
+class WalkInForm(FlaskForm):
+    """How many people came without signing up."""
+
+    walk_ins = IntegerField(
+        _l("People who came without signing up"),
+        validators=[InputRequired(), NumberRange(0, 1_000_000, message=_l("Use 0 or more."))],
+    )
+    submit = SubmitField(_l("Save walk-ins"))
+
+
+class TurnoutForm(FlaskForm):
+    """The organizer's report of how many people came."""
+
+    people_present = IntegerField(
+        _l("People present"),
+        validators=[InputRequired(), NumberRange(0, 10_000_000, message=_l("Use 0 or more."))],
+    )
+    notes = TextAreaField(
+        _l("Notes for HQ (how it went, press, incidents)"),
+        filters=TEXT_FILTERS,
+        validators=[Optional(), Length(max=5000)],
+    )
+    submit = SubmitField(_l("Save report"))
+
+
+class MessageForm(FlaskForm):
+    """A message to everyone signed up for a rally."""
+
+    subject = StringField(
+        _l("Subject"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=150)]
+    )
+    body = TextAreaField(
+        _l("Message"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=5000)]
+    )
+    submit = SubmitField(_l("Send to everyone signed up"))

@@ -8,19 +8,36 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
 
-from rallyhub.errors import UserError
+from rallyhub.errors import RallyhubError, UserError
+from rallyhub.exports import csv_response
 from rallyhub.extensions import limiter
 from rallyhub.forms import ActionForm
 from rallyhub.rallies import services as rallies
 from rallyhub.signups import services
-from rallyhub.signups.forms import ManageSignupForm, signup_form_for
+from rallyhub.signups.forms import (
+    ManageSignupForm,
+    MessageForm,
+    TurnoutForm,
+    WalkInForm,
+    signup_form_for,
+)
+from rallyhub.signups.models import SignupStatus
 
 bp = Blueprint("signups", __name__)
+
+
+@bp.app_context_processor
+def _signup_statuses():
+    return {"signup_statuses": SignupStatus}
+
 
 # Rallies this browser signed up for, so the confirmation page can show a protected meeting
 # point to the person who just signed up and to nobody else.
@@ -90,3 +107,128 @@ def cancel(token: str):
     services.cancel(token)
     flash(_("Your sign-up is cancelled. Thank you for letting the organizers know."), "success")
     return redirect(url_for("signups.manage", token=token))
+
+
+# -- organizers: attendees, check-in, turnout, messages ---------------------------------------
+
+
+@bp.route("/rallies/<int:rally_id>/attendees")
+@login_required
+def attendees(rally_id: int):
+    """Who signed up, for the rally's organizers and HQ."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    return render_template(
+        "signups/attendees.html",
+        rally=rally,
+        rows=services.attendee_rows(rally.id).all(),
+        counts=services.attendance_counts(rally.id),
+    )
+
+
+@bp.route("/rallies/<int:rally_id>/attendees.csv")
+@login_required
+def attendees_csv(rally_id: int):
+    """The attendee list as CSV (an audited export of personal data)."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    services.record_attendee_export(current_user, rally)
+
+    def rows():
+        # Runs while the response streams, after the audit record was committed.
+        for _id, name, email, phone, status, created, checked in services.attendee_rows(rally_id):
+            yield (
+                name,
+                email,
+                phone,
+                status.value,
+                created.isoformat(),
+                checked.isoformat() if checked else "",
+            )
+
+    return csv_response(
+        f"rally-{rally.id}-attendees.csv",
+        ["name", "email", "phone", "status", "signed_up_utc", "checked_in_utc"],
+        rows(),
+    )
+
+
+@bp.route("/rallies/<int:rally_id>/checkin")
+@login_required
+def checkin(rally_id: int):
+    """Check people in on the day: search, one tap per person, walk-ins."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    search = request.args.get("q", "")[:120]
+    return render_template(
+        "signups/checkin.html",
+        rally=rally,
+        search=search,
+        rows=services.attendee_rows(rally.id, search).all(),
+        counts=services.attendance_counts(rally.id),
+        action_form=ActionForm(),
+        walk_in_form=WalkInForm(walk_ins=rally.walk_in_count),
+    )
+
+
+@bp.route("/rallies/<int:rally_id>/checkin/<int:signup_id>", methods=["POST"])
+@login_required
+def toggle_checkin(rally_id: int, signup_id: int):
+    """Mark a person present, or undo it."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    present = request.form.get("present") == "1"
+    services.set_checked_in(current_user, rally, signup_id, present)
+    return redirect(
+        url_for("signups.checkin", rally_id=rally.id, q=request.args.get("q") or None)
+        + f"#signup-{signup_id}"
+    )
+
+
+@bp.route("/rallies/<int:rally_id>/walk-ins", methods=["POST"])
+@login_required
+def walk_ins(rally_id: int):
+    """Save the number of people who came without signing up."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    form = WalkInForm()
+    if not form.validate_on_submit():
+        raise UserError(form.walk_ins.errors[0] if form.walk_ins.errors else None, field="walk_ins")
+    services.set_walk_ins(rally, form.walk_ins.data)
+    flash(_("Walk-ins saved."), "success")
+    return redirect(url_for("signups.checkin", rally_id=rally.id))
+
+
+@bp.route("/rallies/<int:rally_id>/turnout", methods=["GET", "POST"])
+@login_required
+def turnout(rally_id: int):
+    """Report how many people came."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    report = rally.turnout_report
+    counts = services.attendance_counts(rally.id)
+    form = TurnoutForm(obj=report)
+    if report is None and not form.is_submitted():
+        form.people_present.data = counts["checked_in"] + rally.walk_in_count
+    if form.validate_on_submit():
+        try:
+            services.report_turnout(current_user, rally, form.people_present.data, form.notes.data)
+        except RallyhubError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash(_("Thank you! The turnout is reported."), "success")
+            return redirect(url_for("rallies.detail", rally_id=rally.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("signups/turnout.html", rally=rally, form=form, counts=counts), status
+
+
+@bp.route("/rallies/<int:rally_id>/message", methods=["GET", "POST"])
+@login_required
+def message(rally_id: int):
+    """Write to everyone signed up."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    form = MessageForm()
+    if form.validate_on_submit():
+        link = url_for("rallies.detail", rally_id=rally.id, _external=True)
+        sent = services.message_attendees(
+            current_user, rally, form.subject.data, form.body.data, link
+        )
+        flash(ngettext("Sent to %(num)d person.", "Sent to %(num)d people.", sent), "success")
+        return redirect(url_for("signups.attendees", rally_id=rally.id))
+    return render_template("signups/message.html", rally=rally, form=form), (
+        400 if form.errors else 200
+    )

@@ -1,0 +1,244 @@
+"""Organizers see who is coming, check them in, count walk-ins, report turnout, write to them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from rallyhub.audit import AuditRecord
+from rallyhub.auth.models import Role
+from rallyhub.extensions import db
+from rallyhub.models import utcnow
+from rallyhub.rallies.models import Rally, TurnoutReport
+from rallyhub.signups.models import Signup, SignupStatus
+from tests.conftest import post_form
+
+
+@pytest.fixture
+def rally(app, users, rallies, auth):
+    """A rally that started an hour ago, with three sign-ups, its organizer signed in."""
+    organizer = users(email="org@example.org")
+    rally_id = rallies(
+        organizer_id=organizer, start_dt=utcnow() - timedelta(hours=1), asks_phone=True
+    )
+    with app.app_context():
+        for n, (name, status) in enumerate(
+            [
+                ("Ана", SignupStatus.GOING),
+                ('=HYPERLINK("http://x")', SignupStatus.GOING),
+                ("Carla", SignupStatus.CANCELLED),
+            ]
+        ):
+            db.session.add(
+                Signup(
+                    rally_id=rally_id,
+                    name=name,
+                    email=f"p{n}@example.org",
+                    phone="+46 70 123",
+                    status=status,
+                    created_dt=utcnow() - timedelta(days=3 - n),
+                )
+            )
+        db.session.commit()
+    auth.login("org@example.org")
+    return rally_id
+
+
+def _signup_id(app, email):
+    with app.app_context():
+        return db.session.scalar(select(Signup.id).where(Signup.email == email))
+
+
+def test_attendee_list_shows_names_emails_and_statuses(client, rally):
+    page = client.get(f"/rallies/{rally}/attendees").get_data(as_text=True)
+    for text in ("Ана", "p0@example.org", "Carla", "+46 70 123", "Going: 2", "Cancelled: 1"):
+        assert text in page
+
+
+def test_attendee_csv_is_audited_and_safe_for_spreadsheets(app, client, rally):
+    response = client.get(f"/rallies/{rally}/attendees.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["email"] for r in rows] == ["p0@example.org", "p1@example.org", "p2@example.org"]
+    assert rows[0]["name"] == "Ана" and rows[2]["status"] == "cancelled"
+    assert rows[1]["name"] == '\'=HYPERLINK("http://x")', "formulas are neutralized"
+    with app.app_context():
+        record = db.session.scalar(
+            select(AuditRecord).where(AuditRecord.action == "attendees.export")
+        )
+        assert record.target_id == rally
+
+
+def test_one_tap_checks_a_person_in_and_undoes_it(app, client, rally):
+    signup_id = _signup_id(app, "p0@example.org")
+    post_form(
+        client,
+        f"/rallies/{rally}/checkin/{signup_id}",
+        {"present": "1"},
+        page=f"/rallies/{rally}/checkin",
+    )
+    with app.app_context():
+        assert db.session.get(Signup, signup_id).checked_in_dt is not None
+    page = client.get(f"/rallies/{rally}/checkin").get_data(as_text=True)
+    assert "Checked in: 1 of 2" in page
+    post_form(
+        client,
+        f"/rallies/{rally}/checkin/{signup_id}",
+        {"present": "0"},
+        page=f"/rallies/{rally}/checkin",
+    )
+    with app.app_context():
+        assert db.session.get(Signup, signup_id).checked_in_dt is None
+
+
+def test_check_in_search_filters_by_name_or_email(client, rally):
+    page = client.get(f"/rallies/{rally}/checkin?q=АНА").get_data(as_text=True)
+    assert "Ана" in page and "p1@example.org" not in page
+    page = client.get(f"/rallies/{rally}/checkin?q=p1@").get_data(as_text=True)
+    assert "p1@example.org" in page and "p0@example.org" not in page
+
+
+def test_cancelled_sign_ups_cannot_be_checked_in(app, client, rally):
+    signup_id = _signup_id(app, "p2@example.org")
+    response = post_form(
+        client,
+        f"/rallies/{rally}/checkin/{signup_id}",
+        {"present": "1"},
+        page=f"/rallies/{rally}/checkin",
+    )
+    assert response.status_code == 400
+    assert b"walk-in" in response.data
+
+
+def test_a_sign_up_of_another_rally_cannot_be_checked_in_here(app, client, rally, rallies):
+    other = rallies()
+    with app.app_context():
+        db.session.add(Signup(rally_id=other, name="X", email="x@example.org"))
+        db.session.commit()
+    signup_id = _signup_id(app, "x@example.org")
+    response = post_form(
+        client,
+        f"/rallies/{rally}/checkin/{signup_id}",
+        {"present": "1"},
+        page=f"/rallies/{rally}/checkin",
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("value", "status"), [("12", 302), ("-1", 400), ("lots", 400), ("", 400)])
+def test_walk_ins_are_counted(app, client, rally, value, status):
+    response = post_form(
+        client, f"/rallies/{rally}/walk-ins", {"walk_ins": value}, page=f"/rallies/{rally}/checkin"
+    )
+    assert response.status_code == status
+    with app.app_context():
+        assert db.session.get(Rally, rally).walk_in_count == (12 if status == 302 else 0)
+
+
+def test_turnout_report_is_saved_corrected_and_audited(app, client, rally):
+    page = client.get(f"/rallies/{rally}/turnout").get_data(as_text=True)
+    assert 'value="0"' in page, "prefilled from check-ins and walk-ins"
+    post_form(client, f"/rallies/{rally}/turnout", {"people_present": "140", "notes": "Calm."})
+    post_form(client, f"/rallies/{rally}/turnout", {"people_present": "150", "notes": "Calm."})
+    with app.app_context():
+        reports = db.session.scalars(select(TurnoutReport)).all()
+        assert [(r.rally_id, r.people_present) for r in reports] == [(rally, 150)]
+        assert (
+            db.session.scalar(
+                select(AuditRecord.detail)
+                .where(AuditRecord.action == "rally.turnout")
+                .order_by(AuditRecord.id.desc())
+            )
+            == "150"
+        )
+
+
+def test_turnout_cannot_be_reported_before_the_rally(app, client, users, rallies, auth):
+    organizer = users(email="early@example.org")
+    rally_id = rallies(organizer_id=organizer)
+    auth.login("early@example.org")
+    response = post_form(client, f"/rallies/{rally_id}/turnout", {"people_present": "10"})
+    assert response.status_code == 400
+    assert b"once the rally has started" in response.data
+
+
+@pytest.mark.parametrize("value", ["-3", "ten", ""])
+def test_turnout_needs_a_whole_number(client, rally, value):
+    response = post_form(client, f"/rallies/{rally}/turnout", {"people_present": value})
+    assert response.status_code == 400
+
+
+def test_message_goes_to_active_sign_ups_only(app, client, rally, outbox):
+    response = post_form(
+        client,
+        f"/rallies/{rally}/message",
+        {"subject": "Bring water", "body": "It will be hot. Գրե՛ք մեզ։"},
+    )
+    assert response.status_code == 302
+    messages = [m for m in outbox() if m["Subject"] == "Bring water"]
+    assert sorted(m["To"] for m in messages) == ["p0@example.org", "p1@example.org"]
+    assert "Գրե՛ք մեզ" in messages[0].get_content()
+    assert "/s/" in messages[0].get_content(), "each message carries its own manage link"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/rallies/{id}/attendees",
+        "/rallies/{id}/attendees.csv",
+        "/rallies/{id}/checkin",
+        "/rallies/{id}/turnout",
+        "/rallies/{id}/message",
+    ],
+)
+def test_other_organizers_and_visitors_see_no_attendees(app, rally, users, path):
+    url = path.format(id=rally)
+    assert app.test_client().get(url).status_code == 302
+    users(email="other@example.org")
+    other = app.test_client()
+    post_form(
+        other,
+        "/auth/login",
+        {"email": "other@example.org", "password": "correct horse battery staple"},
+    )
+    response = other.get(url)
+    assert response.status_code == 403
+    assert b"p0@example.org" not in response.data
+    users(email="boss@example.org", role=Role.HQ)
+    hq = app.test_client()
+    post_form(
+        hq, "/auth/login", {"email": "boss@example.org", "password": "correct horse battery staple"}
+    )
+    assert hq.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/rallies/{id}/checkin/{signup}", {"present": "1"}),
+        ("/rallies/{id}/walk-ins", {"walk_ins": "5"}),
+        ("/rallies/{id}/turnout", {"people_present": "5"}),
+        ("/rallies/{id}/message", {"subject": "s", "body": "b"}),
+    ],
+)
+def test_other_organizers_cannot_change_attendance(app, rally, users, outbox, path, data):
+    users(email="other@example.org")
+    other = app.test_client()
+    post_form(
+        other,
+        "/auth/login",
+        {"email": "other@example.org", "password": "correct horse battery staple"},
+    )
+    signup_id = _signup_id(app, "p0@example.org")
+    url = path.format(id=rally, signup=signup_id)
+    assert post_form(other, url, data, page="/").status_code == 403
+    with app.app_context():
+        assert db.session.get(Rally, rally).walk_in_count == 0
+        assert db.session.scalar(select(TurnoutReport)) is None
+        assert db.session.get(Signup, signup_id).checked_in_dt is None
+    assert outbox() == []
