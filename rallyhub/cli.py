@@ -49,3 +49,27 @@ def seed_demo() -> None:
     click.echo(
         "Demo data ready: " + ", ".join(f"{number} {what}" for what, number in counts.items()) + "."
     )
+
+
+@cli.command("purge-personal-data")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Days after a rally (default: PERSONAL_DATA_RETENTION_DAYS).",
+)
+def purge_personal_data(days: int | None) -> None:
+    """Remove sign-up names, e-mails and phones some days after each rally; counts stay."""
+    from flask import current_app
+
+    from rallyhub.signups.services import purge_personal_data as purge
+
+    if days is None:
+        days = int(current_app.config["PERSONAL_DATA_RETENTION_DAYS"])
+
+    def report(done: int, total: int, purged: int) -> None:
+        click.echo(f"  {done}/{total} rallies, {purged} sign-ups purged")
+
+    purged = purge(days, progress=report)
+    db.session.commit()
+    click.echo(f"Purged the personal data of {purged} sign-ups to rallies over {days} days ago.")

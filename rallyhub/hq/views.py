@@ -1,4 +1,4 @@
-"""HQ pages: accounts and the review queue."""
+"""HQ pages: dashboard, exports, the review queue and accounts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from rallyhub.auth import services as accounts
 from rallyhub.auth.access import hq_required
 from rallyhub.auth.forms import RoleForm
 from rallyhub.auth.models import Role, User
+from rallyhub.campaigns.services import list_campaigns
 from rallyhub.errors import UserError
+from rallyhub.exports import csv_response, xlsx_response
 from rallyhub.extensions import db
 from rallyhub.forms import ActionForm
+from rallyhub.hq import services as summaries
 from rallyhub.rallies import services as rallies
 from rallyhub.rallies.forms import RejectForm
 from rallyhub.rallies.models import RallyStatus
@@ -109,3 +112,53 @@ def reject(rally_id: int):
     rallies.reject_rally(current_user, rally, form.note.data)
     flash(_("“%(title)s” is rejected; the organizer sees your note.", title=rally.title), "success")
     return redirect(url_for("hq.review_queue"))
+
+
+@bp.route("/")
+@hq_required
+def dashboard():
+    """Rallies, cities, countries, sign-ups, check-ins and turnout, per campaign and country."""
+    summary = summaries.parse_filter(request.args)
+    return render_template(
+        "hq/dashboard.html",
+        summary=summary,
+        campaigns=list_campaigns(),
+        totals=summaries.campaign_totals(summary),
+        countries=summaries.country_rows(summary),
+        points=summaries.turnout_points(summary),
+        export_args={k: v for k, v in request.args.items() if k in ("campaign", "start", "end")},
+    )
+
+
+@bp.route("/exports/attendance.csv")
+@hq_required
+def attendance_csv():
+    """One row per rally (no personal data), streamed."""
+    summary = summaries.parse_filter(request.args)
+    return csv_response(
+        "attendance.csv", summaries.ATTENDANCE_HEADER, summaries.attendance_rows(summary)
+    )
+
+
+@bp.route("/exports/countries.csv")
+@hq_required
+def countries_csv():
+    """One row per country (no personal data)."""
+    summary = summaries.parse_filter(request.args)
+    return csv_response(
+        "countries.csv", summaries.COUNTRIES_HEADER, summaries.country_rows(summary)
+    )
+
+
+@bp.route("/exports/attendance.xlsx")
+@hq_required
+def attendance_xlsx():
+    """Both summaries as one workbook with two sheets."""
+    summary = summaries.parse_filter(request.args)
+    return xlsx_response(
+        "attendance.xlsx",
+        [
+            (_("Rallies"), summaries.ATTENDANCE_HEADER, summaries.attendance_rows(summary)),
+            (_("Countries"), summaries.COUNTRIES_HEADER, summaries.country_rows(summary)),
+        ],
+    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rallyhub.audit import record_audit
@@ -16,7 +17,13 @@ from rallyhub.extensions import db
 from rallyhub.i18n import format_local_range
 from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
-from rallyhub.rallies.models import Rally, RallyStatus, TurnoutReport, Visibility
+from rallyhub.rallies.models import (
+    CoorganizerInvite,
+    Rally,
+    RallyStatus,
+    TurnoutReport,
+    Visibility,
+)
 from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
 
 log = logging.getLogger(__name__)
@@ -323,3 +330,40 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
         )
     record_audit(actor, "rally.message", "rally", rally.id, str(len(recipients)))
     return len(recipients)
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def purge_personal_data(retention_days: int, progress=None, batch_size: int = 200) -> int:
+    """Remove names, e-mails and phones of sign-ups to rallies that ended long enough ago.
+
+    Statuses and check-ins stay, so every count and summary is unchanged. Returns how many
+    sign-ups were purged.
+    """
+    cutoff = utcnow() - timedelta(days=retention_days)
+    due = (
+        select(Rally.id)
+        .where(Rally.end_dt < cutoff)
+        .where(
+            select(Signup.id)
+            .where(Signup.rally_id == Rally.id, Signup.purged_dt.is_(None))
+            .exists()
+        )
+        .order_by(Rally.id)
+    )
+    rally_ids = list(db.session.scalars(due))
+    purged = 0
+    for start in range(0, len(rally_ids), batch_size):
+        chunk = rally_ids[start : start + batch_size]
+        result = db.session.execute(
+            update(Signup)
+            .where(Signup.rally_id.in_(chunk), Signup.purged_dt.is_(None))
+            .values(name=None, email=None, phone=None, purged_dt=utcnow())
+        )
+        db.session.execute(delete(CoorganizerInvite).where(CoorganizerInvite.rally_id.in_(chunk)))
+        purged += result.rowcount
+        if progress:
+            progress(min(start + batch_size, len(rally_ids)), len(rally_ids), purged)
+    record_audit(None, "signups.purge", "signup", None, f"{purged} sign-ups")
+    return purged
