@@ -94,7 +94,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # Flask-Login's IP/agent binding rewrites every anonymous session and signs people out
+    # when a phone changes networks; sessions here end instead through the nonce in the user
+    # id (new password, disabled account) and the absolute lifetime.
+    login_manager.session_protection = None
     login_manager.user_loader(load_session_user)
     app.jinja_env.globals.update(
         country_name=country_name,
