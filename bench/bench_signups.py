@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._support import app_env, backends, database, gunicorn, percentile  # noqa: E402
+from bench._support import app_env, backends, database, gunicorn, percentile
 
 REQUESTS = int(os.environ.get("BENCH_SIGNUPS", "5000"))
 CLIENTS = 32
