@@ -120,6 +120,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from rallyhub.api.views import bp as api_bp
     from rallyhub.auth.views import bp as auth_bp
     from rallyhub.campaigns.views import bp as campaigns_bp
     from rallyhub.health import bp as health_bp
@@ -128,5 +129,14 @@ def _register_blueprints(app: Flask) -> None:
     from rallyhub.rallies.views import bp as rallies_bp
     from rallyhub.signups.views import bp as signups_bp
 
-    for blueprint in (auth_bp, campaigns_bp, health_bp, hq_bp, map_bp, rallies_bp, signups_bp):
+    for blueprint in (
+        api_bp,
+        auth_bp,
+        campaigns_bp,
+        health_bp,
+        hq_bp,
+        map_bp,
+        rallies_bp,
+        signups_bp,
+    ):
         app.register_blueprint(blueprint)

@@ -1,8 +1,8 @@
-"""Campaign pages: HQ manages them under /hq/campaigns."""
+"""Campaign pages: HQ manages them under /hq/campaigns; everyone gets their calendar."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,6 +13,8 @@ from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import db
 from rallyhub.forms import ActionForm
+from rallyhub.rallies import services as rallies_services
+from rallyhub.rallies.calendar import build_calendar
 
 bp = Blueprint("campaigns", __name__)
 
@@ -73,3 +75,19 @@ def archive(campaign_id: int):
     services.archive_campaign(current_user, campaign)
     flash(_("%(hashtag)s is archived.", hashtag=campaign.hashtag), "success")
     return redirect(url_for("campaigns.manage"))
+
+
+@bp.route("/campaigns/<slug>/rallies.ics")
+def calendar(slug: str):
+    """Every public rally of the campaign as one calendar; cancelled ones say so."""
+    campaign = services.get_campaign_by_slug(slug)
+    body = build_calendar(
+        rallies_services.calendar_rallies(campaign.id),
+        lambda r: url_for("rallies.detail", rally_id=r.id, _external=True),
+        campaign.hashtag,
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}.ics"'},
+    )

@@ -1,31 +1,106 @@
-"""The home page."""
+"""The home map, "near me" search results and the embeddable map."""
 
 from __future__ import annotations
 
-from itertools import groupby
+import math
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
 
-from rallyhub.campaigns.models import Campaign
+from rallyhub.errors import UserError
 from rallyhub.extensions import db
-from rallyhub.i18n import country_name
-from rallyhub.rallies.services import upcoming_public_rallies
+from rallyhub.map import services
+from rallyhub.places.search import find_rallies_near
+from rallyhub.places.services import search_place
+from rallyhub.rallies.models import Rally
 
 bp = Blueprint("map", __name__)
+
+RADIUS_CHOICES = (10, 25, 50, 100, 250, 500)
 
 
 @bp.route("/")
 def index():
-    """Active campaigns and the upcoming rallies, grouped by country."""
-    campaigns = db.session.scalars(
-        select(Campaign).where(Campaign.is_active).order_by(Campaign.start_date)
-    ).all()
-    rallies = sorted(
-        upcoming_public_rallies(), key=lambda r: (country_name(r.country_code), r.start_dt)
+    """Campaign banner, the search box, the world map and the list by country."""
+    filters = services.parse_filter(request.args)
+    return render_template(
+        "map/index.html",
+        filters=filters,
+        campaigns=services.active_campaigns(),
+        world=services.render_map(services.map_rows(filters)),
+        countries=services.rallies_by_country(filters),
+        radius_choices=RADIUS_CHOICES,
     )
-    by_country = [
-        (name, list(group))
-        for name, group in groupby(rallies, key=lambda r: country_name(r.country_code))
+
+
+def _number(name: str, low: float, high: float) -> float | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(_("“%(name)s” must be a number.", name=name), field=name) from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise UserError(
+            _("“%(name)s” must be between %(low)s and %(high)s.", name=name, low=low, high=high),
+            field=name,
+        )
+    return value
+
+
+@bp.route("/near")
+def near():
+    """Rallies nearest a typed place or the browser's location, with the distance to each."""
+    filters = services.parse_filter(request.args)
+    radius = _number("radius_km", 1, 1000) or 50
+    latitude, longitude = _number("lat", -90, 90), _number("lon", -180, 180)
+    query = (request.args.get("q") or "").strip()[:200]
+    found = None
+    if latitude is not None and longitude is not None:
+        centre = (latitude, longitude)
+    elif query:
+        found = search_place(query)
+        centre = (found.place.latitude, found.place.longitude) if found.place else None
+    else:
+        raise UserError(_("Type a town, or share your location."), field="q")
+    hits, rallies = [], {}
+    if centre is not None:
+        page = find_rallies_near(*centre, radius, filters, limit=100)
+        hits = page.hits
+        ids = [rally_id for rally_id, _km in hits]
+        rallies = {r.id: r for r in db.session.scalars(db.select(Rally).where(Rally.id.in_(ids)))}
+    rows = [
+        (
+            rallies[i].public_latitude,
+            rallies[i].public_longitude,
+            i,
+            rallies[i].title,
+            rallies[i].city,
+            rallies[i].start_dt,
+            rallies[i].timezone,
+        )
+        for i, _km in hits
     ]
-    return render_template("map/index.html", campaigns=campaigns, by_country=by_country)
+    return render_template(
+        "map/near.html",
+        query=query,
+        found=found,
+        centre=centre,
+        radius=radius,
+        filters=filters,
+        results=[(rallies[i], km) for i, km in hits],
+        wider=next((r for r in RADIUS_CHOICES if r > radius), None),
+        radius_choices=RADIUS_CHOICES,
+        nearby_map=services.render_map(rows, centre=list(centre), radius_km=radius)
+        if centre
+        else None,
+    )
+
+
+@bp.route("/embed/map")
+def embed():
+    """The map alone, for partner sites' iframes (the only page that may be framed)."""
+    g.frame_ancestors = "*"
+    filters = services.parse_filter(request.args)
+    return render_template("map/embed.html", world=services.render_map(services.map_rows(filters)))

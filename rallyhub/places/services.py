@@ -66,3 +66,21 @@ def resolve_place(text: str, chosen_id: int | None = None) -> Place:
             serious,
         )
     return candidates[0]
+
+
+@dataclass(frozen=True)
+class PlaceSearch:
+    """The best place for a search, the other candidates, and spellings when none matched."""
+
+    place: Place | None
+    alternatives: list[Place]
+    suggestions: list[str]
+
+
+def search_place(text: str) -> PlaceSearch:
+    """The most populous place ``text`` names, with the others for a "did you mean" list."""
+    result = get_gazetteer().search(text, limit=8)
+    places = list(result.places)
+    if not places:
+        return PlaceSearch(None, [], [str(s) for s in result.suggestions][:5])
+    return PlaceSearch(places[0], places[1:], [])

@@ -441,13 +441,16 @@ def page_context(rally: Rally, signup_form=None) -> dict:
     }
 
 
-def upcoming_public_rallies(limit: int = 500) -> list[Rally]:
-    """Approved rallies that have not ended, soonest first."""
+def calendar_rallies(campaign_id: int) -> list[Rally]:
+    """A campaign's rallies for its calendar: approved or cancelled, not yet ended."""
     query = (
         select(Rally)
         .options(joinedload(Rally.campaign))
-        .where(Rally.status == RallyStatus.APPROVED, Rally.end_dt > utcnow())
+        .where(
+            Rally.campaign_id == campaign_id,
+            Rally.status.in_([RallyStatus.APPROVED, RallyStatus.CANCELLED]),
+            Rally.end_dt > utcnow(),
+        )
         .order_by(Rally.start_dt, Rally.id)
-        .limit(limit)
     )
     return list(db.session.scalars(query))

@@ -46,20 +46,31 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh browser page that records every request and blocks any other origin."""
+def page(app, browser, live_server):
+    """A fresh page that blocks every other origin and records what it asked of them.
+
+    Requests to the configured tile server go to ``page.tile_requests`` (they are allowed by
+    design, though not served here); anything else off this origin is a failure waiting in
+    ``page.foreign_requests``.
+    """
     context = browser.new_context(base_url=live_server)
     page = context.new_page()
     page.foreign_requests = []
+    page.tile_requests = []
     page.dialogs = []
+    tile_host = app.config.get("TILE_HOST")
 
     def route(request_route):
-        host = urlsplit(request_route.request.url).hostname
-        if host in LOCAL_HOSTS:
+        url = request_route.request.url
+        parts = urlsplit(url)
+        if parts.hostname in LOCAL_HOSTS:
             request_route.continue_()
+            return
+        if tile_host and f"{parts.scheme}://{parts.netloc}" == tile_host:
+            page.tile_requests.append(url)
         else:
-            page.foreign_requests.append(request_route.request.url)
-            request_route.abort()
+            page.foreign_requests.append(url)
+        request_route.abort()
 
     page.route("**/*", route)
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
