@@ -46,6 +46,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
 
     _init_extensions(app)
+    from rallyhub.places import gazetteer
+
+    gazetteer.configure(app.instance_path, app.config["PLACES_FILE"])
     _register_blueprints(app)
 
     from rallyhub.errors import register_error_handlers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from email_validator import EmailNotValidError, validate_email
@@ -73,3 +74,23 @@ def purge_personal_data(days: int | None) -> None:
     purged = purge(days, progress=report)
     db.session.commit()
     click.echo(f"Purged the personal data of {purged} sign-ups to rallies over {days} days ago.")
+
+
+@cli.command("import-places")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_places(source: Path) -> None:
+    """Load a fuller GeoNames dump (e.g. cities500.txt) as the gazetteer's places."""
+    from flask import current_app
+
+    from rallyhub.places.gazetteer import import_geonames
+
+    target = Path(current_app.config["PLACES_FILE"])
+
+    def report(lines: int, kept: int) -> None:
+        click.echo(f"  {lines} lines read, {kept} places kept")
+
+    try:
+        count = import_geonames(source, target, progress=report)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{source.name} is not a GeoNames dump: {error}") from None
+    click.echo(f"Imported {count} places into {target}. Restart the app to use them.")

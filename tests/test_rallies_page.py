@@ -64,8 +64,9 @@ def test_hostile_text_is_escaped_everywhere(client, rallies, hostile):
     for url in (f"/rallies/{rally_id}", "/"):
         # Inside scripts the text travels as JSON string data (checked in a real browser);
         # here, what matters is the HTML around them.
-        page = re.sub(r"<script\b.*?</script>", "", client.get(url).get_data(as_text=True),
-                      flags=re.S)
+        page = re.sub(
+            r"<script\b.*?</script>", "", client.get(url).get_data(as_text=True), flags=re.S
+        )
         assert "<script>alert" not in page
         assert "<img src=x" not in page
         assert 'href="javascript:' not in page

@@ -86,7 +86,8 @@ def parse_event_query(args) -> EventQuery:
         found = search_place(near)
         if found.place is None:
             raise UserError(
-                _("No place called “%(near)s” is known.", near=near[:200]), field="near"
+                _("“near”: no place called “%(place)s” is known.", place=near[:200]),
+                field="near",
             )
         latitude, longitude = found.place.latitude, found.place.longitude
     radius = _number(args, "radius_km", 1, 1000)

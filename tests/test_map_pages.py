@@ -1,0 +1,125 @@
+"""The home map, nearby results, the embeddable map and campaign calendars."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from icalendar import Calendar
+
+from rallyhub.models import utcnow
+from rallyhub.rallies.models import RallyStatus
+
+
+def test_home_lists_rallies_by_localized_country_and_maps_them(client, rallies):
+    rallies(
+        title="Rally in Yerevan",
+        city="Yerevan",
+        country_code="AM",
+        latitude=40.18,
+        longitude=44.51,
+        timezone="Asia/Yerevan",
+    )
+    rallies(title="Rally in Stockholm")
+    page = client.get("/").get_data(as_text=True)
+    assert page.index("Armenia") < page.index("Sweden")
+    assert "Rally in Yerevan" in page
+    # The markers travel as one data array for the client-side cluster, not as marker objects.
+    assert page.count("L.marker(") == 1
+    assert re.search(r'var data = \[\[40\.18, 44\.51, \d+, "Rally in Yerevan"', page)
+
+
+def test_home_map_script_runs_under_the_csp_nonce_and_loads_only_local_assets(client, rallies):
+    rallies()
+    response = client.get("/")
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+    page = response.get_data(as_text=True)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
+    assert inline and all(f'nonce="{nonce}"' in attrs for attrs in inline)
+    for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page):
+        assert url.startswith(("/", "data:")) and not url.startswith("//"), url
+    for cdn in ("jsdelivr", "cdnjs", "jquery.com", "bootstrapcdn", "unpkg"):
+        assert cdn not in page
+
+
+def test_filters_work_without_javascript(client, rallies, campaigns):
+    zelim = campaigns(slug="zelim")
+    rallies(title="Zelim rally", campaign_id=zelim)
+    rallies(title="Other rally", city="Roma", country_code="IT", timezone="Europe/Rome")
+    assert "Other rally" not in client.get("/?campaign=zelim").get_data(as_text=True)
+    assert "Zelim rally" not in client.get("/?country=it").get_data(as_text=True)
+    assert client.get("/?country=ITA").status_code == 400
+    assert client.get("/?start=someday").status_code == 400
+
+
+def test_list_shows_a_few_per_country_and_links_to_the_rest(client, rallies):
+    for n in range(23):
+        rallies(title=f"Rally {n:02d}", start_dt=utcnow() + timedelta(days=1, hours=n))
+    page = client.get("/").get_data(as_text=True)
+    listed = re.findall(r">Rally (\d\d)</a>", page)
+    assert listed == [f"{n:02d}" for n in range(20)]
+    assert "All 23 rallies in Sweden" in page
+
+
+def test_nearby_search_sorts_by_distance_and_shows_it(client, rallies):
+    rallies(title="Uppsala rally", city="Uppsala", latitude=59.8586, longitude=17.6389)
+    rallies(title="Stockholm rally", latitude=59.3293, longitude=18.0686)
+    page = client.get("/near?q=Stockholm&radius_km=100").get_data(as_text=True)
+    assert page.index("Stockholm rally") < page.index("Uppsala rally")
+    assert re.search(r"6[2-6]\.\d km", page)
+    assert "L.circle(" in page, "the radius is drawn"
+
+
+def test_nearby_search_offers_a_wider_radius_when_empty(client, rallies):
+    rallies(title="Far away", city="Roma", country_code="IT", latitude=41.9, longitude=12.5)
+    page = client.get("/near?q=Stockholm&radius_km=50").get_data(as_text=True)
+    assert "No rallies within 50 km" in page
+    assert "Search within 100 km" in page
+
+
+def test_nearby_search_for_unknown_places_suggests(client):
+    response = client.get("/near?q=Stockholn")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "We could not find" in page and "Stockholm" in page
+
+
+def test_nearby_search_from_coordinates(client, rallies):
+    rallies(title="Stockholm rally", latitude=59.3293, longitude=18.0686)
+    page = client.get("/near?lat=59.33&lon=18.07&radius_km=10").get_data(as_text=True)
+    assert "Stockholm rally" in page
+
+
+@pytest.mark.parametrize("query", ["", "lat=95&lon=1", "lat=1&lon=x", "q=x&radius_km=0"])
+def test_nearby_search_explains_bad_input(client, query):
+    response = client.get(f"/near?{query}")
+    assert response.status_code == 400
+
+
+def test_only_the_embed_may_be_framed(client, rallies):
+    rallies()
+    embed = client.get("/embed/map")
+    assert embed.status_code == 200
+    assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embed.headers
+    home = client.get("/")
+    assert "frame-ancestors 'none'" in home.headers["Content-Security-Policy"]
+    assert home.headers["X-Frame-Options"] == "DENY"
+
+
+def test_campaign_calendar_lists_its_rallies_and_marks_cancelled(client, rallies, campaigns):
+    campaign = campaigns(slug="cecenia", hashtag="#GiustiziaPerLaCecenia")
+    start = datetime(2031, 6, 10, 16, 0, tzinfo=UTC)
+    rallies(title="On", campaign_id=campaign, start_dt=start)
+    rallies(title="Off", campaign_id=campaign, start_dt=start, status=RallyStatus.CANCELLED)
+    rallies(title="Pending", campaign_id=campaign, status=RallyStatus.PENDING)
+    rallies(title="Other campaign")
+    response = client.get("/campaigns/cecenia/rallies.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    assert set(events) == {"On #GiustiziaPerLaCecenia", "Off #GiustiziaPerLaCecenia"}
+    assert events["Off #GiustiziaPerLaCecenia"]["STATUS"] == "CANCELLED"
+    assert events["On #GiustiziaPerLaCecenia"].decoded("DTSTART").astimezone(UTC) == start
+    assert client.get("/campaigns/nope/rallies.ics").status_code == 404
