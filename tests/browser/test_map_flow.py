@@ -1,0 +1,73 @@
+"""Supporters find rallies on the map, by typing a town or sharing their location, in Chromium."""
+
+from __future__ import annotations
+
+import re
+
+from rallyhub.rallies.models import Visibility
+
+
+def _two_swedish_rallies(rallies):
+    rallies(title="Stockholm rally", latitude=59.3293, longitude=18.0686)
+    rallies(title="Uppsala rally", city="Uppsala", latitude=59.8586, longitude=17.6389)
+
+
+def test_home_map_shows_markers_and_loads_nothing_foreign(page, rallies):
+    _two_swedish_rallies(rallies)
+    rallies(
+        title="Protected one",
+        visibility=Visibility.PROTECTED,
+        latitude=41.0369,
+        longitude=28.985,
+        city="İstanbul",
+        country_code="TR",
+        timezone="Europe/Istanbul",
+    )
+    page.goto("/")
+    page.locator(".world-map .leaflet-marker-icon, .world-map .marker-cluster").first.wait_for()
+    assert page.locator(".world-map .leaflet-marker-icon, .world-map .marker-cluster").count() >= 1
+    assert page.foreign_requests == []
+    assert page.dialogs == []
+
+
+def test_typing_a_town_in_cyrillic_finds_the_nearest_rally(page, rallies):
+    _two_swedish_rallies(rallies)
+    page.goto("/")
+    page.get_by_label("Find a rally near you").fill("Стокгольм")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_role("heading", name=re.compile("Rallies within 50 km of Stockholm")).wait_for()
+    results = page.locator("ol.results li")
+    assert results.count() == 1
+    assert "Stockholm rally" in results.first.inner_text()
+    page.locator(".world-map canvas").first.wait_for()  # the radius circle, drawn on a canvas
+    assert page.foreign_requests == []
+
+
+def test_sharing_the_location_finds_the_nearest_rally(browser, live_server, rallies):
+    _two_swedish_rallies(rallies)
+    context = browser.new_context(
+        base_url=live_server,
+        permissions=["geolocation"],
+        geolocation={"latitude": 59.86, "longitude": 17.64},
+    )
+    page = context.new_page()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    page.goto("/")
+    page.get_by_role("button", name="Use my location").click()
+    page.get_by_role("heading", name=re.compile("Rallies within 50 km of you")).wait_for()
+    first = page.locator("ol.results li").first.inner_text()
+    assert "Uppsala rally" in first
+    context.close()
+
+
+def test_popups_show_hostile_titles_as_text(page, rallies):
+    hostile = '<img src=x onerror="alert(1)"> ${alert(2)} `x` </script>'
+    rallies(title=hostile, latitude=59.3293, longitude=18.0686)
+    page.goto("/?country=SE")
+    page.locator(".world-map .leaflet-marker-icon").first.wait_for()
+    page.locator(".world-map .leaflet-marker-icon").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert hostile in popup.inner_text()
+    assert page.locator("img[src='x']").count() == 0
+    assert page.dialogs == []
