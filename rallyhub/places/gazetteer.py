@@ -107,24 +107,34 @@ def build_parts(cities: list[dict]) -> tuple:
     ordered = {
         key: tuple(sorted(numbers, key=lambda n: -ranks[n])) for key, numbers in index.items()
     }
-    return rows, ranks, ordered, primary
+    deletes: dict[str, list[int]] = defaultdict(list)
+    for key, number in primary.items():
+        for variant in _deletions(key):
+            deletes[variant].append(number)
+    return rows, ranks, ordered, primary, {k: tuple(v) for k, v in deletes.items()}
+
+
+def _deletions(key: str) -> set[str]:
+    """The key and every string one deleted character away (for one-typo look-ups)."""
+    if len(key) > 40:
+        return {key}
+    return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
 
 
 class Gazetteer:
     """The index over the cities; get the process-wide one with :func:`get_gazetteer`."""
 
     def __init__(self, parts: tuple):
-        rows, ranks, index, primary = parts
+        rows, ranks, index, primary, deletes = parts
         self._places = [Place(*row) for row in rows]
         self._rank = ranks
         self._index = index
         self._by_id = {place.geonameid: number for number, place in enumerate(self._places)}
         self._grid: dict[tuple[int, int], list[int]] | None = None
-        # Close spellings are looked for among primary names sharing the first letter.
-        self._spellings: dict[str, list[str]] = defaultdict(list)
-        for key in primary:
-            self._spellings[key[:1]].append(key)
         self._primary = primary
+        # One-typo neighbours of every primary name: a missing, extra, wrong or swapped
+        # letter is found by a few dictionary look-ups instead of comparing with every name.
+        self._deletes = deletes
         self._countries = _country_names()
 
     def __len__(self) -> int:
@@ -159,10 +169,17 @@ class Gazetteer:
         return normalize(text), None
 
     def _suggest(self, key: str, count: int = 5) -> tuple[str, ...]:
-        pool = [k for k in self._spellings.get(key[:1], ()) if abs(len(k) - len(key)) <= 2]
-        matches = difflib.get_close_matches(key, pool, n=count * 2, cutoff=0.75)
-        ranked = sorted(matches, key=lambda k: -self._rank[self._primary[k]])
-        return tuple(dict.fromkeys(self._places[self._primary[k]].name for k in ranked))[:count]
+        candidates: set[int] = set()
+        for variant in _deletions(key):
+            candidates.update(self._deletes.get(variant, ()))
+        ranked = sorted(
+            candidates,
+            key=lambda n: (
+                -difflib.SequenceMatcher(None, key, normalize(self._places[n].name)).ratio(),
+                -self._rank[n],
+            ),
+        )
+        return tuple(dict.fromkeys(self._places[n].name for n in ranked))[:count]
 
     def nearest(self, latitude: float, longitude: float) -> Place | None:
         """The gazetteer city closest to a point (for reverse geocoding)."""
@@ -217,7 +234,7 @@ def _cities_file() -> Path:
 
 
 # Bump when build_parts changes what it produces, so old caches are rebuilt.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _lock = threading.Lock()
 _instance: Gazetteer | None = None
