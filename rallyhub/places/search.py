@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,7 +24,7 @@ from rallyhub.rallies.models import Rally, RallyStatus
 
 MAX_RESULTS = 1000
 FIRST_RADIUS_KM = 10.0
-WIDEN_BY = 4.0
+MAX_WIDENING = 8.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def find_rallies_near(
         # Within the current radius every rally is known, so the nearest ones are final.
         if len(hits) > limit or radius >= radius_km:
             break
-        radius = min(radius * WIDEN_BY, radius_km)
+        # Rallies found grow with the area: widen to where enough should be, at most 8×.
+        wanted = (limit + 1) / max(len(hits), 1)
+        radius = min(radius * min(max(math.sqrt(wanted) * 1.5, 2.0), MAX_WIDENING), radius_km)
     hits.sort()
     page = hits[:limit]
     more = len(hits) > limit and served + len(page) < MAX_RESULTS

@@ -67,8 +67,10 @@ class Rally(db.Model):
         CheckConstraint("walk_in_count >= 0", name="walk_in_count_positive"),
         CheckConstraint("length(country_code) = 2", name="country_code_length"),
         Index(None, "status", "start_dt"),
-        Index(None, "public_latitude", "public_longitude"),
-        Index(None, "public_longitude"),
+        # Radius search: equality on status, then a range on latitude with longitude checked
+        # in the index. Leading with status also keeps SQLite's planner from preferring the
+        # (status, start_dt) index before ANALYZE has run.
+        Index(None, "status", "public_latitude", "public_longitude"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
