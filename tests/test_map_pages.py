@@ -25,9 +25,39 @@ def test_home_lists_rallies_by_localized_country_and_maps_them(client, rallies):
     page = client.get("/").get_data(as_text=True)
     assert page.index("Armenia") < page.index("Sweden")
     assert "Rally in Yerevan" in page
-    # The markers travel as one data array for the client-side cluster, not as marker objects.
-    assert page.count("L.marker(") == 1
-    assert re.search(r'var data = \[\[40\.18, 44\.51, \d+, "Rally in Yerevan"', page)
+    # The markers travel separately, as one compact array the browser clusters.
+    assert 'data-points-url="/map/points.json"' in page
+    assert "var data = [];" in page
+    rows = client.get("/map/points.json").get_json()
+    yerevan = next(row for row in rows if row[3] == "Rally in Yerevan")
+    assert yerevan[:2] == [40.18, 44.51] and yerevan[6] == "Asia/Yerevan"
+
+
+def test_map_points_follow_the_filters_and_hide_exact_pins(client, rallies, campaigns):
+    from rallyhub.rallies.models import Visibility
+    from rallyhub.rallies.privacy import snap_to_grid
+
+    zelim = campaigns(slug="zelim")
+    rallies(
+        title="Zelim",
+        campaign_id=zelim,
+        visibility=Visibility.PROTECTED,
+        latitude=59.33261,
+        longitude=18.06491,
+    )
+    rallies(title="Other")
+    rows = client.get("/map/points.json?campaign=zelim").get_json()
+    assert [row[3] for row in rows] == ["Zelim"]
+    assert rows[0][:2] == list(snap_to_grid(59.33261, 18.06491))
+    response = client.get("/map/points.json")
+    assert response.headers["ETag"]
+    assert (
+        client.get(
+            "/map/points.json", headers={"If-None-Match": response.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+    assert client.get("/map/points.json?country=Sweden").status_code == 400
 
 
 def test_home_map_script_runs_under_the_csp_nonce_and_loads_only_local_assets(client, rallies):

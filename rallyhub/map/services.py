@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from itertools import groupby
+from functools import lru_cache
 
 import folium
-from flask import url_for
 from flask_babel import gettext as _
 from folium.plugins import FastMarkerCluster
 from markupsafe import Markup
@@ -16,11 +15,12 @@ from sqlalchemy import func, select
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
-from rallyhub.i18n import country_name, format_local
+from rallyhub.i18n import country_name
 from rallyhub.places.search import EventFilter, filtered
 from rallyhub.rallies.models import Rally
 
 LIST_PER_COUNTRY = 20
+LIST_SOONEST = 300
 
 
 class LocalMap(folium.Map):
@@ -45,36 +45,16 @@ class LocalCluster(FastMarkerCluster):
     ]
 
 
-# Builds each popup with DOM calls and textContent: nothing a person typed is parsed as HTML
-# (folium's own popups and tooltips insert raw HTML and template literals).
-MARKER_CALLBACK = """function (row) {
-    var marker = L.marker(L.latLng(row[0], row[1]), {title: row[3]});
-    marker.bindPopup(function () {
-        var box = document.createElement("div");
-        var title = document.createElement("a");
-        title.href = "/rallies/" + row[2];
-        title.textContent = row[3];
-        var heading = document.createElement("strong");
-        heading.appendChild(title);
-        box.appendChild(heading);
-        [row[4], row[5]].forEach(function (text) {
-            var line = document.createElement("div");
-            line.textContent = text;
-            box.appendChild(line);
-        });
-        return box;
-    });
-    return marker;
-}"""
-
-
 @dataclass(frozen=True)
 class RenderedMap:
-    """The pieces of a folium map that a page places itself."""
+    """The pieces of a folium map that a page places itself, and where its markers come from."""
 
     assets: list[tuple[str, str]]
     html: Markup
     script: Markup
+    cluster: str
+    points_url: str | None = None
+    points: list | None = None
 
 
 def parse_filter(args) -> EventFilter:
@@ -104,8 +84,12 @@ def parse_filter(args) -> EventFilter:
     return result
 
 
-def map_rows(filters: EventFilter):
-    """Compact rows for the map: public position, id, title, city, start, zone."""
+def map_points(filters: EventFilter) -> list[list]:
+    """Compact marker rows for the map: [lat, lon, id, title, city, start (epoch s), zone].
+
+    Dates are formatted by the browser in the page's language and the rally's zone, so this
+    list costs the server one query and no per-row formatting.
+    """
     query = filtered(
         select(
             Rally.public_latitude,
@@ -118,79 +102,104 @@ def map_rows(filters: EventFilter):
         ),
         filters,
     ).order_by(Rally.start_dt, Rally.id)
-    return db.session.execute(query)
+    return [
+        [lat, lon, rally_id, title, city, int(start.timestamp()), zone]
+        for lat, lon, rally_id, title, city, start, zone in db.session.execute(query)
+    ]
 
 
-def render_map(rows, *, centre=None, radius_km=None, zoom=None) -> RenderedMap:
-    """A clustered folium map of ``rows`` (see map_rows), optionally with a search circle."""
+def render_map(
+    *,
+    points_url: str | None = None,
+    points: list | None = None,
+    centre=None,
+    radius_km: float | None = None,
+) -> RenderedMap:
+    """A folium map with a marker cluster that static/js/map-points.js fills.
+
+    The markers come from ``points_url`` (fetched by the browser) or, for a handful of search
+    results, inline ``points``; either way they are rows of :func:`map_points`.
+    """
     from flask import current_app
 
     config = current_app.config
-    data = [
-        [lat, lon, rally_id, title, city, format_local(start, zone)]
-        for lat, lon, rally_id, title, city, start, zone in rows
-    ]
-    world = centre is None
+    if centre is None:
+        rendered = _world_map(config["TILE_URL"], config["TILE_ATTRIBUTION"])
+    else:
+        rendered = _render(
+            config["TILE_URL"], config["TILE_ATTRIBUTION"], tuple(centre), radius_km, 9
+        )
+    return replace(rendered, points_url=points_url, points=points)
+
+
+@lru_cache(maxsize=8)
+def _world_map(tile_url: str, attribution: str) -> RenderedMap:
+    """The world view's folium skeleton: rendered once per process and tile setting."""
+    return _render(tile_url, attribution, None, None, None)
+
+
+def _render(tile_url: str, attribution: str, centre, radius_km, zoom) -> RenderedMap:
     folium_map = LocalMap(
-        location=centre or [25, 10],
-        zoom_start=zoom or (2 if world else 9),
+        location=list(centre) if centre else [25, 10],
+        zoom_start=zoom or 2,
         tiles=None,
         max_zoom=18,
         min_zoom=1,
         world_copy_jump=True,
         prefer_canvas=True,
     )
-    folium.TileLayer(tiles=config["TILE_URL"], attr=config["TILE_ATTRIBUTION"], max_zoom=18).add_to(
-        folium_map
-    )
+    folium.TileLayer(tiles=tile_url, attr=attribution, max_zoom=18).add_to(folium_map)
     if centre is not None and radius_km:
         folium.Circle(
-            location=centre, radius=radius_km * 1000, color="#b0125b", weight=2, fill=False
+            location=list(centre), radius=radius_km * 1000, color="#b0125b", weight=2, fill=False
         ).add_to(folium_map)
-    LocalCluster(
-        data,
-        callback=MARKER_CALLBACK,
-        options={"chunkedLoading": True, "showCoverageOnHover": False},
-    ).add_to(folium_map)
+    cluster = LocalCluster([], options={"chunkedLoading": True, "showCoverageOnHover": False})
+    cluster.add_to(folium_map)
     root = folium_map.get_root()
     root.render()
-    assets = [
-        (kind, url)
-        for kind, url in [("js", u) for _n, u in LocalMap.default_js + LocalCluster.default_js]
-        + [("css", u) for _n, u in LocalMap.default_css + LocalCluster.default_css]
-    ]
-    return RenderedMap(assets, Markup(root.html.render()), Markup(root.script.render()))  # noqa: S704 - folium's own output; data went through tojson
+    assets = [("js", u) for _n, u in LocalMap.default_js + LocalCluster.default_js]
+    assets += [("css", u) for _n, u in LocalMap.default_css + LocalCluster.default_css]
+    return RenderedMap(
+        assets,
+        Markup(root.html.render()),  # noqa: S704 - folium's own markup, no user text
+        Markup(root.script.render()),  # noqa: S704 - folium's own script, no user text
+        cluster.get_name(),
+    )
 
 
-def rallies_by_country(filters: EventFilter, per_country: int = LIST_PER_COUNTRY):
-    """Countries (localized, sorted) with their count and first rallies by date."""
+def rallies_by_country(
+    filters: EventFilter, soonest: int = LIST_SOONEST, per_country: int = LIST_PER_COUNTRY
+):
+    """Countries (localized, sorted) with their count of rallies and the soonest of them.
+
+    The list holds the ``soonest`` rallies overall (an index range on status and start),
+    at most ``per_country`` of each country, and every country's total links to the rest.
+    """
     counts = dict(
         db.session.execute(
             filtered(select(Rally.country_code, func.count()), filters).group_by(Rally.country_code)
         ).all()
     )
-    ranked = filtered(
-        select(
-            Rally.id,
-            Rally.title,
-            Rally.city,
-            Rally.country_code,
-            Rally.start_dt,
-            Rally.timezone,
-            func.row_number()
-            .over(partition_by=Rally.country_code, order_by=(Rally.start_dt, Rally.id))
-            .label("rank"),
-        ),
-        filters,
-    ).subquery()
     rows = db.session.execute(
-        select(ranked)
-        .where(ranked.c.rank <= per_country)
-        .order_by(ranked.c.country_code, ranked.c.rank)
+        filtered(
+            select(
+                Rally.id,
+                Rally.title,
+                Rally.city,
+                Rally.country_code,
+                Rally.start_dt,
+                Rally.timezone,
+            ),
+            filters,
+        )
+        .order_by(Rally.start_dt, Rally.id)
+        .limit(soonest)
     ).all()
-    groups = []
-    for code, items in groupby(rows, key=lambda row: row.country_code):
-        groups.append((country_name(code), code, counts.get(code, 0), list(items)))
+    listed: dict[str, list] = {code: [] for code in counts}
+    for row in rows:
+        if len(listed[row.country_code]) < per_country:
+            listed[row.country_code].append(row)
+    groups = [(country_name(code), code, counts[code], listed[code]) for code in counts]
     return sorted(groups, key=lambda group: group[0])
 
 
@@ -201,8 +210,3 @@ def active_campaigns() -> list[Campaign]:
             select(Campaign).where(Campaign.is_active).order_by(Campaign.start_date, Campaign.id)
         )
     )
-
-
-def rally_url(rally_id: int) -> str:
-    """The public page of a rally."""
-    return url_for("rallies.detail", rally_id=rally_id)

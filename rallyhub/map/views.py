@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from rallyhub.errors import UserError
@@ -27,10 +27,25 @@ def index():
         "map/index.html",
         filters=filters,
         campaigns=services.active_campaigns(),
-        world=services.render_map(services.map_rows(filters)),
+        world=services.render_map(points_url=_points_url()),
         countries=services.rallies_by_country(filters),
         radius_choices=RADIUS_CHOICES,
     )
+
+
+def _points_url() -> str:
+    """The marker data for the current filters."""
+    keep = {k: v for k, v in request.args.items() if k in ("campaign", "country", "start", "end")}
+    return url_for("map.points", **keep)
+
+
+@bp.route("/map/points.json")
+def points():
+    """Marker rows for the map (public positions only), cacheable by browsers and proxies."""
+    response = jsonify(services.map_points(services.parse_filter(request.args)))
+    response.add_etag()
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response.make_conditional(request)
 
 
 def _number(name: str, low: float, high: float) -> float | None:
@@ -71,15 +86,15 @@ def near():
         ids = [rally_id for rally_id, _km in hits]
         rallies = {r.id: r for r in db.session.scalars(db.select(Rally).where(Rally.id.in_(ids)))}
     rows = [
-        (
+        [
             rallies[i].public_latitude,
             rallies[i].public_longitude,
             i,
             rallies[i].title,
             rallies[i].city,
-            rallies[i].start_dt,
+            int(rallies[i].start_dt.timestamp()),
             rallies[i].timezone,
-        )
+        ]
         for i, _km in hits
     ]
     return render_template(
@@ -92,7 +107,7 @@ def near():
         results=[(rallies[i], km) for i, km in hits],
         wider=next((r for r in RADIUS_CHOICES if r > radius), None),
         radius_choices=RADIUS_CHOICES,
-        nearby_map=services.render_map(rows, centre=list(centre), radius_km=radius)
+        nearby_map=services.render_map(points=rows, centre=list(centre), radius_km=radius)
         if centre
         else None,
     )
@@ -102,5 +117,5 @@ def near():
 def embed():
     """The map alone, for partner sites' iframes (the only page that may be framed)."""
     g.frame_ancestors = "*"
-    filters = services.parse_filter(request.args)
-    return render_template("map/embed.html", world=services.render_map(services.map_rows(filters)))
+    services.parse_filter(request.args)  # bad filters are a 400 here, not a broken map
+    return render_template("map/embed.html", world=services.render_map(points_url=_points_url()))
