@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload
 
+from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.places.search import (
@@ -119,32 +119,33 @@ def parse_event_query(args) -> EventQuery:
     )
 
 
-def _feature(rally: Rally, spots_left: int | None, distance_km: float | None) -> dict:
-    properties = {
-        "id": rally.id,
-        "title": rally.title,
-        "campaign": rally.campaign.slug,
-        "city": rally.city,
-        "country": rally.country_code,
-        "starts_at": rally.start_dt.astimezone(ZoneInfo(rally.timezone)).isoformat(),
-        "timezone": rally.timezone,
-        "url": url_for("rallies.detail", rally_id=rally.id, _external=True),
-        "spots_left": spots_left,
-    }
-    if distance_km is not None:
-        properties["distance_km"] = round(distance_km, 3)
-    return {
-        "type": "Feature",
-        "geometry": {
-            "type": "Point",
-            "coordinates": [rally.public_longitude, rally.public_latitude],
-        },
-        "properties": properties,
-    }
+FEATURE_COLUMNS = (
+    Rally.id,
+    Rally.title,
+    Campaign.slug,
+    Rally.city,
+    Rally.country_code,
+    Rally.start_dt,
+    Rally.timezone,
+    Rally.capacity,
+    Rally.public_latitude,
+    Rally.public_longitude,
+)
 
 
-def _spots_left(rallies: list[Rally]) -> dict[int, int | None]:
-    limited = [r.id for r in rallies if r.capacity is not None]
+def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
+    """GeoJSON features for ``ids`` in that order, from Core rows (no ORM objects)."""
+    if not ids:
+        return []
+    rows = {
+        row.id: row
+        for row in db.session.execute(
+            select(*FEATURE_COLUMNS)
+            .join(Campaign, Campaign.id == Rally.campaign_id)
+            .where(Rally.id.in_(ids))
+        )
+    }
+    limited = [row.id for row in rows.values() if row.capacity is not None]
     going = (
         dict(
             db.session.execute(
@@ -156,10 +157,40 @@ def _spots_left(rallies: list[Rally]) -> dict[int, int | None]:
         if limited
         else {}
     )
-    return {
-        r.id: None if r.capacity is None else max(r.capacity - going.get(r.id, 0), 0)
-        for r in rallies
-    }
+    base = url_for("rallies.detail", rally_id=0, _external=True)[:-1]
+    zones: dict[str, ZoneInfo] = {}
+    features = []
+    for rally_id in ids:
+        row = rows.get(rally_id)
+        if row is None:
+            continue
+        zone = zones.get(row.timezone) or zones.setdefault(row.timezone, ZoneInfo(row.timezone))
+        properties = {
+            "id": row.id,
+            "title": row.title,
+            "campaign": row.slug,
+            "city": row.city,
+            "country": row.country_code,
+            "starts_at": row.start_dt.astimezone(zone).isoformat(),
+            "timezone": row.timezone,
+            "url": f"{base}{row.id}",
+            "spots_left": None
+            if row.capacity is None
+            else max(row.capacity - going.get(row.id, 0), 0),
+        }
+        if rally_id in distances:
+            properties["distance_km"] = round(distances[rally_id], 3)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [row.public_longitude, row.public_latitude],
+                },
+                "properties": properties,
+            }
+        )
+    return features
 
 
 def events_collection(query: EventQuery) -> tuple[dict, str | None]:
@@ -197,16 +228,7 @@ def events_collection(query: EventQuery) -> tuple[dict, str | None]:
             if last_id is not None
             else None
         )
-    rallies = {
-        r.id: r
-        for r in db.session.scalars(
-            select(Rally).options(joinedload(Rally.campaign)).where(Rally.id.in_(ids))
-        )
-    }
-    ordered = [rallies[i] for i in ids if i in rallies]
-    spots = _spots_left(ordered)
-    features = [_feature(r, spots[r.id], distances.get(r.id)) for r in ordered]
-    return {"type": "FeatureCollection", "features": features}, next_cursor
+    return {"type": "FeatureCollection", "features": _features(ids, distances)}, next_cursor
 
 
 def place_candidates(text: str) -> list[dict]:

@@ -126,7 +126,10 @@ def get_rally_or_404(rally_id: int, *, for_edit: bool = False, user=None) -> Ral
     not see them, so their existence does not leak; visible ones refuse edits with 403.
     """
     user = current_user if user is None else user
-    rally = db.session.get(Rally, rally_id)
+    # The page shows the campaign and the organizer: one query for the three.
+    rally = db.session.get(
+        Rally, rally_id, options=[joinedload(Rally.campaign), joinedload(Rally.organizer)]
+    )
     if rally is None:
         raise NotFound()
     if can_manage(rally, user):
