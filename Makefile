@@ -41,19 +41,21 @@ browser:
 	  fi; \
 	fi
 
+# Sets TEST_DATABASE_URL when the local PostgreSQL answers (and it is not set already).
+WITH_POSTGRES = if [ -z "$$TEST_DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
+	  export TEST_DATABASE_URL='$(PG_TEST_URL)'; echo "PostgreSQL answers at $(PG_TEST_URL): using it too."; \
+	else echo "Databases: SQLite$${TEST_DATABASE_URL:+ and $$TEST_DATABASE_URL}."; fi
+
 test: install-test browser
 	$(BIN)/ruff check rallyhub tests $(wildcard bench)
-	@if [ -z "$$TEST_DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
-	  export TEST_DATABASE_URL='$(PG_TEST_URL)'; echo "PostgreSQL answers: the suite runs on SQLite and PostgreSQL."; \
-	else echo "Database backends: SQLite$${TEST_DATABASE_URL:+ and $$TEST_DATABASE_URL}."; fi; \
-	RALLYHUB_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(WITH_POSTGRES); RALLYHUB_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check rallyhub tests $(wildcard bench)
 	$(BIN)/ruff format --check rallyhub tests $(wildcard bench)
 
 bench: install-test
-	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@$(WITH_POSTGRES); set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
