@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from rallyhub.places.gazetteer import get_gazetteer
 from sqlalchemy import select
 
 from rallyhub.extensions import db
+from rallyhub.places.gazetteer import get_gazetteer
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
 from tests.conftest import post_form
 from tests.rally_data import next_year, rally_form
