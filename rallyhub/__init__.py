@@ -131,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     from rallyhub.map.views import bp as map_bp
     from rallyhub.rallies.views import bp as rallies_bp
     from rallyhub.signups.views import bp as signups_bp
+    from rallyhub.toolkits.views import bp as toolkits_bp
 
     for blueprint in (
         api_bp,
@@ -141,5 +142,6 @@ def _register_blueprints(app: Flask) -> None:
         map_bp,
         rallies_bp,
         signups_bp,
+        toolkits_bp,
     ):
         app.register_blueprint(blueprint)

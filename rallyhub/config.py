@@ -35,6 +35,7 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "UPLOAD_DIR": str(instance_path / "uploads"),
+        "TOOLKIT_MAX_BYTES": 10 * 1024 * 1024,
         # Written by `flask rallyhub import-places`; the bundled cities are used without it.
         "PLACES_FILE": str(instance_path / "places.json"),
         "PERSONAL_DATA_RETENTION_DAYS": 30,

@@ -15,6 +15,7 @@ from rallyhub.rallies import services
 from rallyhub.rallies.calendar import build_calendar
 from rallyhub.rallies.forms import CancelForm, CoorganizerForm, RallyForm
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+from rallyhub.toolkits.services import organizer_checklist
 
 bp = Blueprint("rallies", __name__, url_prefix="/rallies")
 
@@ -79,7 +80,9 @@ def mine():
     """The organizer's dashboard: their rallies by status."""
     rallies = services.rallies_of(current_user)
     groups = {status: [r for r in rallies if r.status is status] for status in RallyStatus}
-    return render_template("rallies/mine.html", groups=groups)
+    return render_template(
+        "rallies/mine.html", groups=groups, checklist=organizer_checklist(current_user)
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -49,6 +49,8 @@ class ToolkitItem(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ToolkitKind] = mapped_column(enum_column(ToolkitKind, "toolkit_kind"))
     language: Mapped[str] = mapped_column(String(16))
+    # Items sharing a group are one item in several languages ("also in: it, ru").
+    group_key: Mapped[str] = mapped_column(String(32), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str | None] = mapped_column(Text)
     stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)
