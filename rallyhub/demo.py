@@ -227,6 +227,8 @@ def seed(progress: Callable[[str], None] = print) -> dict[str, int]:
     progress(f"{rallies} rallies added")
 
     _past_rally(main, password_hash)
+    toolkit = _starter_toolkit(main)
+    progress(f"toolkit ready ({toolkit} items)")
     return {
         "campaigns": len(campaigns),
         "rallies": db.session.scalar(select(func.count()).select_from(Rally)),
@@ -266,3 +268,38 @@ def _past_rally(campaign: Campaign, password_hash: str) -> None:
             notes="A peaceful, crowded rally.",
         )
     )
+
+
+def _starter_toolkit(campaign: Campaign) -> int:
+    """The starter toolkit in English and Italian, each pair grouped as one item."""
+    from rallyhub.toolkits import services as toolkits
+    from rallyhub.toolkits.models import Audience, ToolkitItem, ToolkitKind
+    from rallyhub.toolkits.starter import ITEMS, sign_pdf
+
+    hq = db.session.scalar(select(User).where(User.email == DEMO_HQ_EMAIL))
+    firsts: dict[str, int] = {}
+    for title, kind, language, audience, description, content in ITEMS:
+        existing = db.session.scalar(select(ToolkitItem).where(ToolkitItem.title == title))
+        if existing is None:
+            upload = body = None
+            if isinstance(content, tuple):
+                upload = toolkits.Upload(content[0], sign_pdf(content[1]))
+            else:
+                body = content
+            existing = toolkits.save_item(
+                hq,
+                None,
+                toolkits.ItemInput(
+                    campaign_id=campaign.id,
+                    title=title,
+                    kind=ToolkitKind(kind),
+                    language=language,
+                    description=description,
+                    body=body,
+                    audience=Audience(audience),
+                    translation_of=firsts.get(kind),
+                ),
+                upload,
+            )
+        firsts.setdefault(kind, existing.id)
+    return len(ITEMS)

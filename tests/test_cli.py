@@ -86,3 +86,28 @@ def test_seed_demo_refuses_production(make_app):
     assert result.exit_code != 0
     with app.app_context():
         assert _count(User) == 0
+
+
+def test_seed_demo_adds_a_starter_toolkit_in_english_and_italian(app, runner):
+    from pathlib import Path
+
+    from pypdf import PdfReader
+
+    from rallyhub.toolkits.models import ToolkitItem, ToolkitKind
+
+    assert runner.invoke(args=["rallyhub", "seed-demo"]).exit_code == 0
+    assert runner.invoke(args=["rallyhub", "seed-demo"]).exit_code == 0
+    with app.app_context():
+        items = db.session.scalars(select(ToolkitItem)).all()
+        upload_dir = Path(app.config["UPLOAD_DIR"])
+    found = {(item.kind, item.language) for item in items}
+    for kind in (ToolkitKind.SIGN, ToolkitKind.PRESS_RELEASE, ToolkitKind.SAFETY_GUIDE):
+        assert {(kind, "en"), (kind, "it")} <= found
+    assert len(items) == 6, "idempotent"
+    sign = next(item for item in items if item.kind is ToolkitKind.SIGN and item.language == "en")
+    text = PdfReader(upload_dir / sign.stored_name).pages[0].extract_text()
+    assert "JUSTICE" in text
+    guide = next(i for i in items if i.kind is ToolkitKind.SAFETY_GUIDE and i.language == "en")
+    assert "lawyer" in guide.body and "detained" in guide.body
+    groups = {item.group_key for item in items}
+    assert len(groups) == 3, "each English item and its Italian version are one group"
