@@ -3,11 +3,27 @@
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
+from rallyhub.security import redact_path
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 # Load the app (and the gazetteer) once, so workers share its memory.
 preload_app = True
-# No client addresses, no query strings (they can hold tokens) in the access log.
-accesslog = "-"
-access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+# No client address, no query string (it can hold a place someone searched for).
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+class PrivateLogger(Logger):
+    """Access log lines without manage-link or e-mail tokens in their paths."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = redact_path(atoms.get("U", ""))
+        return atoms
+
+
+logger_class = PrivateLogger
