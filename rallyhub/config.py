@@ -36,6 +36,10 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "UPLOAD_DIR": str(instance_path / "uploads"),
         "TOOLKIT_MAX_BYTES": 10 * 1024 * 1024,
+        # An online geocoder for public meeting points ("nominatim"); off: offline only.
+        "ONLINE_GEOCODER": None,
+        "GEOCODER_USER_AGENT": "rallyhub",
+        "GEOCODER_TIMEOUT_S": 3,
         # Written by `flask rallyhub import-places`; the bundled cities are used without it.
         "PLACES_FILE": str(instance_path / "places.json"),
         "PERSONAL_DATA_RETENTION_DAYS": 30,

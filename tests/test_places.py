@@ -226,3 +226,47 @@ def test_indexed_search_returns_exactly_what_a_full_scan_returns(app_ctx, centre
     found = find_rallies_near(lat0, lon0, radius, limit=500)
     assert [(i, round(km, 9)) for i, km in found.hits] == [(i, round(km, 9)) for km, i in expected]
     db.session.rollback()
+
+
+class _Street(Geocoder):
+    """A stand-in for an online geocoder that knows one square, and fails on another."""
+
+    def geocode(self, query, **kwargs):
+        if query.startswith("Sergels torg"):
+            from geopy.location import Location
+
+            return Location("Sergels torg", (59.3326, 18.0649), {})
+        if query.startswith("Broken"):
+            raise GeocoderTimedOut("slow")
+        return None
+
+
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [
+        ("Sergels torg", (59.3326, 18.0649)),  # found by the online geocoder
+        ("Broken square", None),  # it times out: the city centre, no error
+        ("Nowhere lane", None),
+    ],
+)
+def test_public_meeting_points_use_the_online_geocoder_when_configured(app_ctx, point, expected):
+    from rallyhub.places.services import meeting_point_position
+
+    stockholm = get_gazetteer().search("Stockholm").places[0]
+    centre = (stockholm.latitude, stockholm.longitude)
+    with app_ctx.test_request_context():
+        assert meeting_point_position(point, stockholm, 100) == centre, "off by default"
+        app_ctx.extensions["rallyhub_street_geocoder"] = FallbackGeocoder(_Street())
+        assert meeting_point_position(point, stockholm, 100) == (expected or centre)
+
+
+def test_nominatim_is_built_from_the_configuration(make_app):
+    from geopy.geocoders import Nominatim
+
+    from rallyhub.places.services import street_geocoder
+
+    app = make_app(ONLINE_GEOCODER="nominatim", GEOCODER_USER_AGENT="rallyhub-test")
+    with app.app_context():
+        geocoder = street_geocoder()
+    assert isinstance(geocoder.primary, Nominatim)
+    assert isinstance(geocoder.fallback, OfflineGeocoder)

@@ -175,3 +175,26 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
     response = client.get("/rallies/new")
     assert response.status_code == 302
     assert "/auth/login" in response.headers["Location"]
+
+
+def test_public_meeting_point_is_pinned_by_the_online_geocoder_protected_never_asks(
+    app, client, organizer, campaigns
+):
+    asked = []
+
+    class Recorder:
+        def geocode(self, query, **kwargs):
+            asked.append(query)
+            from geopy.location import Location
+
+            return Location(query, (40.1777, 44.5126), {})
+
+    app.extensions["rallyhub_street_geocoder"] = Recorder()
+    campaign = campaigns()
+    post_form(client, "/rallies/new", rally_form(campaign, visibility="protected"))
+    assert asked == [], "a protected meeting point never leaves the server"
+    post_form(client, "/rallies/new", rally_form(campaign, title="Public one"))
+    assert asked == ["Freedom Square, by the Opera, Yerevan, Armenia"]
+    with app.app_context():
+        rally = db.session.scalar(select(Rally).where(Rally.title == "Public one"))
+        assert (rally.latitude, rally.longitude) == (40.1777, 44.5126)

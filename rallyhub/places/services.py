@@ -84,3 +84,48 @@ def search_place(text: str) -> PlaceSearch:
     if not places:
         return PlaceSearch(None, [], [str(s) for s in result.suggestions][:5])
     return PlaceSearch(places[0], places[1:], [])
+
+
+def street_geocoder():
+    """The configured online geocoder behind the offline one, or None (the default).
+
+    Off by default: asking an outside service sends it the meeting point, which for a
+    protected rally is exactly what must stay private. Set ONLINE_GEOCODER=nominatim
+    (with GEOCODER_USER_AGENT) to use it for public rallies.
+    """
+    from flask import current_app
+
+    extensions = current_app.extensions
+    if "rallyhub_street_geocoder" not in extensions:
+        config = current_app.config
+        geocoder = None
+        if config.get("ONLINE_GEOCODER") == "nominatim":
+            from geopy.geocoders import Nominatim
+
+            from rallyhub.places.geocoder import FallbackGeocoder
+
+            geocoder = FallbackGeocoder(
+                Nominatim(
+                    user_agent=config["GEOCODER_USER_AGENT"],
+                    timeout=config["GEOCODER_TIMEOUT_S"],
+                    domain=config.get("NOMINATIM_DOMAIN") or "nominatim.openstreetmap.org",
+                )
+            )
+        extensions["rallyhub_street_geocoder"] = geocoder
+    return extensions["rallyhub_street_geocoder"]
+
+
+def meeting_point_position(meeting_point: str, place: Place, max_km: float) -> tuple[float, float]:
+    """Where a meeting point is, when an online geocoder finds it near the city; else the city."""
+    from rallyhub.places.distance import distance_km
+
+    geocoder = street_geocoder()
+    if geocoder is not None and meeting_point:
+        found = geocoder.geocode(f"{meeting_point}, {label_place(place)}")
+        if (
+            found is not None
+            and distance_km(found.latitude, found.longitude, place.latitude, place.longitude)
+            <= max_km
+        ):
+            return found.latitude, found.longitude
+    return place.latitude, place.longitude

@@ -20,6 +20,7 @@ from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
 from rallyhub.places.distance import bounding_box, distance_km
 from rallyhub.places.gazetteer import Place
+from rallyhub.places.services import meeting_point_position
 from rallyhub.rallies.models import (
     CoorganizerInvite,
     Rally,
@@ -172,6 +173,8 @@ def _apply(rally: Rally, data: RallyInput) -> None:
                 ),
                 field="latitude",
             )
+    elif data.visibility is Visibility.PUBLIC:
+        latitude, longitude = meeting_point_position(data.meeting_point, place, MAX_PIN_DISTANCE_KM)
     else:
         latitude, longitude = place.latitude, place.longitude
     start = local_to_utc(data.starts_local, place.timezone, "starts_at")
