@@ -373,3 +373,19 @@ def test_only_hq_may_change_toolkits(app, users, auth, client, campaign):
     with app.app_context():
         item = db.session.get(ToolkitItem, item_id)
         assert item.title == "public item" and item.archived_dt is None
+
+
+def test_images_get_an_inline_preview_other_files_do_not(app, client, hq, campaign):
+    upload(client, campaign, "sign.png", png_with_text(), title="Image sign")
+    image, _ = stored(app)
+    upload(client, campaign, "sign.pdf", pdf_with_author(), title="Pdf sign")
+    pdf, _ = stored(app)
+    page = client.get("/campaigns/cecenia/toolkit?language=").get_data(as_text=True)
+    assert f"/toolkits/{image.id}/preview" in page and f"/toolkits/{pdf.id}/preview" not in page
+    response = client.get(f"/toolkits/{image.id}/preview")
+    response.close()
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert "attachment" not in response.headers.get("Content-Disposition", "")
+    assert client.get(f"/toolkits/{pdf.id}/preview").status_code == 404
+    with app.app_context():
+        assert db.session.get(ToolkitItem, image.id).download_count == 0

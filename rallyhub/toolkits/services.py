@@ -192,6 +192,19 @@ def download_path(item: ToolkitItem) -> Path:
     return path
 
 
+PREVIEWABLE = ("image/png", "image/jpeg")
+
+
+def preview_path(item: ToolkitItem) -> Path:
+    """The stored image of an image item, for an inline preview (not counted as a download)."""
+    if not item.stored_name or item.content_type not in PREVIEWABLE:
+        raise NotFound()
+    path = files.path_of(current_app.config["UPLOAD_DIR"], item.stored_name)
+    if not path.exists():
+        raise NotFound()
+    return path
+
+
 CHECKLIST = {
     ToolkitKind.SIGN: _l("Print the signs"),
     ToolkitKind.PRESS_RELEASE: _l("Send the press release to local media"),

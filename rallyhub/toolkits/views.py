@@ -72,6 +72,17 @@ def download(item_id: int):
     return response
 
 
+@bp.route("/toolkits/<int:item_id>/preview")
+def preview(item_id: int):
+    """An image item shown inline (other kinds have no preview)."""
+    item = services.get_item_or_404(item_id, current_user)
+    path = services.preview_path(item)
+    response = send_file(path, mimetype=item.content_type, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 def _item_form(item=None) -> ToolkitItemForm:
     form = ToolkitItemForm(obj=item)
     campaigns = list_campaigns()
