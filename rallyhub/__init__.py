@@ -39,6 +39,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from rallyhub import config as settings
 
     settings.load(app, config)
+    # Keys in the order the code writes them: readable, and no sorting on every response.
+    app.json.sort_keys = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.logger.handlers or app.config["RALLYHUB_ENV"] == "production":
         logging.basicConfig(

@@ -26,7 +26,7 @@ from rallyhub.rallies.models import Rally
 from rallyhub.signups.models import Signup, SignupStatus
 
 DEFAULT_RADIUS_KM = 50.0
-DEFAULT_LIMIT = 100
+DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 

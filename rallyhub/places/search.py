@@ -23,7 +23,7 @@ from rallyhub.places.distance import bounding_box, distance_km
 from rallyhub.rallies.models import Rally, RallyStatus
 
 MAX_RESULTS = 1000
-FIRST_RADIUS_KM = 10.0
+FIRST_RADIUS_KM = 2.5
 MAX_WIDENING = 8.0
 
 
