@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import url_for
@@ -14,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
+from rallyhub.params import country_arg, date_range_args, number_arg
 from rallyhub.places.search import (
     EventFilter,
     decode_cursor,
@@ -42,38 +42,10 @@ class EventQuery:
     cursor: str | None
 
 
-def _number(args, name: str, low: float, high: float) -> float | None:
-    raw = args.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(_("“%(name)s” must be a number.", name=name), field=name) from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise UserError(
-            _("“%(name)s” must be between %(low)g and %(high)g.", name=name, low=low, high=high),
-            field=name,
-        )
-    return value
-
-
-def _date(args, name: str) -> date | None:
-    raw = args.get(name)
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise UserError(
-            _("“%(name)s” must be an ISO date like 2027-05-17.", name=name), field=name
-        ) from None
-
-
 def parse_event_query(args) -> EventQuery:
     """Read and check every parameter; the first bad one is named in a 400."""
-    latitude = _number(args, "lat", -90, 90)
-    longitude = _number(args, "lon", -180, 180)
+    latitude = number_arg(args, "lat", -90, 90)
+    longitude = number_arg(args, "lon", -180, 180)
     if (latitude is None) != (longitude is None):
         missing = "lon" if longitude is None else "lat"
         raise UserError(_("“lat” and “lon” go together."), field=missing)
@@ -90,19 +62,15 @@ def parse_event_query(args) -> EventQuery:
                 field="near",
             )
         latitude, longitude = found.place.latitude, found.place.longitude
-    radius = _number(args, "radius_km", 1, 1000)
+    radius = number_arg(args, "radius_km", 1, 1000)
     if radius is None:
         radius = DEFAULT_RADIUS_KM
-    limit = _number(args, "limit", 1, MAX_LIMIT)
+    limit = number_arg(args, "limit", 1, MAX_LIMIT)
     if limit is not None and limit != int(limit):
         raise UserError(_("“limit” must be a whole number."), field="limit")
     campaign = args.get("campaign")
-    country = args.get("country")
-    if country is not None and (len(country) != 2 or not country.isalpha()):
-        raise UserError(_("“country” must be an ISO 3166 alpha-2 code."), field="country")
-    start, end = _date(args, "start"), _date(args, "end")
-    if start and end and end < start:
-        raise UserError(_("“end” must not be before “start”."), field="end")
+    country = country_arg(args)
+    start, end = date_range_args(args)
     cursor = args.get("cursor")
     if cursor is not None:
         try:
@@ -110,7 +78,7 @@ def parse_event_query(args) -> EventQuery:
         except ValueError:
             raise UserError(_("“cursor” is not one this API gave out."), field="cursor") from None
     return EventQuery(
-        EventFilter(campaign or None, country.upper() if country else None, start, end),
+        EventFilter(campaign or None, country, start, end),
         latitude,
         longitude,
         radius,

@@ -14,6 +14,7 @@ from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name
+from rallyhub.params import date_range_args
 from rallyhub.rallies.models import Rally, RallyStatus, TurnoutReport
 from rallyhub.signups.models import Signup, SignupStatus
 
@@ -55,22 +56,8 @@ class SummaryFilter:
 def parse_filter(args) -> SummaryFilter:
     """Read ``campaign``, ``start`` and ``end`` from query arguments, or say what is wrong."""
 
-    def day(name: str) -> date | None:
-        value = (args.get(name) or "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise UserError(
-                _("“%(name)s” must be a date like 2027-05-17.", name=name), field=name
-            ) from None
-
-    summary = SummaryFilter(
-        (args.get("campaign") or "").strip()[:80] or None, day("start"), day("end")
-    )
-    if summary.start and summary.end and summary.end < summary.start:
-        raise UserError(_("“end” must not be before “start”."), field="end")
+    start, end = date_range_args(args)
+    summary = SummaryFilter((args.get("campaign") or "").strip()[:80] or None, start, end)
     if (
         summary.campaign_slug
         and db.session.scalar(select(Campaign.id).where(Campaign.slug == summary.campaign_slug))

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
 from functools import lru_cache
 
 import folium
-from flask_babel import gettext as _
 from folium.plugins import FastMarkerCluster
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from rallyhub.campaigns.models import Campaign
-from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name
+from rallyhub.params import country_arg, date_range_args
 from rallyhub.places.search import EventFilter, filtered
 from rallyhub.rallies.models import Rally
 
@@ -60,28 +58,10 @@ class RenderedMap:
 def parse_filter(args) -> EventFilter:
     """Campaign, country and date range from query arguments; bad ones are a clear 400."""
 
-    def day(name: str) -> date | None:
-        value = (args.get(name) or "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise UserError(
-                _("“%(name)s” must be a date like 2027-05-17.", name=name), field=name
-            ) from None
-
-    country = (args.get("country") or "").strip().upper() or None
-    if country and (len(country) != 2 or not country.isalpha()):
-        raise UserError(
-            _("“country” must be a two-letter country code such as SE."), field="country"
-        )
-    result = EventFilter(
-        (args.get("campaign") or "").strip()[:80] or None, country, day("start"), day("end")
+    start, end = date_range_args(args)
+    return EventFilter(
+        (args.get("campaign") or "").strip()[:80] or None, country_arg(args), start, end
     )
-    if result.start and result.end and result.end < result.start:
-        raise UserError(_("“end” must not be before “start”."), field="end")
-    return result
 
 
 def map_points(filters: EventFilter) -> list[list]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.map import services
+from rallyhub.params import number_arg
 from rallyhub.places.search import find_rallies_near
 from rallyhub.places.services import search_place
 from rallyhub.rallies.models import Rally
@@ -48,28 +47,15 @@ def points():
     return response.make_conditional(request)
 
 
-def _number(name: str, low: float, high: float) -> float | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(_("“%(name)s” must be a number.", name=name), field=name) from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise UserError(
-            _("“%(name)s” must be between %(low)s and %(high)s.", name=name, low=low, high=high),
-            field=name,
-        )
-    return value
-
-
 @bp.route("/near")
 def near():
     """Rallies nearest a typed place or the browser's location, with the distance to each."""
     filters = services.parse_filter(request.args)
-    radius = _number("radius_km", 1, 1000) or 50
-    latitude, longitude = _number("lat", -90, 90), _number("lon", -180, 180)
+    radius = number_arg(request.args, "radius_km", 1, 1000) or 50
+    latitude, longitude = (
+        number_arg(request.args, "lat", -90, 90),
+        number_arg(request.args, "lon", -180, 180),
+    )
     query = (request.args.get("q") or "").strip()[:200]
     found = None
     if latitude is not None and longitude is not None:
