@@ -18,7 +18,7 @@ from rallyhub.places.search import EventFilter, filtered
 from rallyhub.rallies.models import Rally
 
 LIST_PER_COUNTRY = 20
-LIST_SOONEST = 300
+LIST_SOONEST = 120
 
 
 class LocalMap(folium.Map):
