@@ -1,4 +1,8 @@
-"""Real-browser fixtures: the app on a free loopback port, Debian's Chromium via Playwright."""
+"""Real-browser fixtures: the app on a free loopback port, Debian's Chromium via Playwright.
+
+Tests check what a page shows with ``locator.wait_for()`` (visible within the timeout, or the
+test fails), never ``is_visible()`` right after a click, which races the navigation.
+"""
 
 from __future__ import annotations
 

@@ -13,21 +13,21 @@ def test_register_confirm_login_logout(page, live_server, outbox):
     page.get_by_label("Password", exact=True).fill("violet-harbour-2017")
     page.get_by_label("Repeat the password").fill("violet-harbour-2017")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_role("heading", name="Check your e-mail").is_visible()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
 
     (message,) = outbox()
     page.goto(link_in(message, "/auth/confirm/"))
     page.get_by_role("button", name="Confirm my e-mail").click()
-    assert page.get_by_text("Your e-mail is confirmed").is_visible()
+    page.get_by_text("Your e-mail is confirmed").wait_for()
 
     page.get_by_label("E-mail").fill("giulia@example.org")
     page.get_by_label("Password").fill("violet-harbour-2017")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    page.get_by_role("button", name="Sign out").wait_for()
 
     page.get_by_role("button", name="Sign out").click()
-    assert page.get_by_text("You are signed out.").is_visible()
-    assert page.get_by_role("link", name="Sign in").is_visible()
+    page.get_by_text("You are signed out.").wait_for()
+    page.get_by_role("link", name="Sign in").wait_for()
     assert page.foreign_requests == []
     assert page.dialogs == []
 

@@ -40,11 +40,11 @@ def test_register_review_and_publish_a_rally_in_yerevan(page, users, campaigns):
     page.get_by_role("button", name="Save rally").click()
     page.get_by_text("HQ will review your rally soon").wait_for()
     rally_url = page.url
-    assert page.get_by_text("Waiting for review").is_visible()
+    page.get_by_text("Waiting for review").wait_for()
     _sign_out(page)
 
     page.goto(rally_url)
-    assert page.get_by_role("heading", name="Page not found").is_visible()
+    page.get_by_role("heading", name="Page not found").wait_for()
 
     _sign_in(page, "hq@example.org")
     page.get_by_role("link", name="Review").click()
@@ -53,9 +53,9 @@ def test_register_review_and_publish_a_rally_in_yerevan(page, users, campaigns):
     _sign_out(page)
 
     page.goto(rally_url)
-    assert page.get_by_role("heading", name="Justice for Chechnya — Yerevan").is_visible()
-    assert page.get_by_text("6:00\u202fPM – 8:00\u202fPM").is_visible()
-    assert page.get_by_text("Yerevan, Armenia").is_visible()
+    page.get_by_role("heading", name="Justice for Chechnya — Yerevan").wait_for()
+    page.get_by_text("6:00\u202fPM – 8:00\u202fPM").wait_for()
+    page.get_by_text("Yerevan, Armenia").wait_for()
     page.locator("#rally-map .leaflet-marker-icon").wait_for()
     assert page.foreign_requests == []
     assert page.dialogs == []
@@ -66,7 +66,7 @@ def test_hostile_title_runs_no_script_on_the_rally_page(page, rallies):
     rally_id = rallies(title=hostile, description=hostile, meeting_point=hostile)
     page.goto(f"/rallies/{rally_id}")
     page.locator("#rally-map .leaflet-marker-icon").wait_for()
-    assert page.get_by_role("heading", name=hostile).is_visible()
+    page.get_by_role("heading", name=hostile).wait_for()
     assert page.dialogs == []
     assert page.locator("img[src='x']").count() == 0
 
@@ -76,4 +76,4 @@ def test_protected_rally_map_shows_an_area_not_a_pin(page, rallies):
     page.goto(f"/rallies/{rally_id}")
     page.locator("#rally-map path.leaflet-interactive").wait_for()
     assert page.locator("#rally-map .leaflet-marker-icon").count() == 0
-    assert page.get_by_text("The meeting point is sent to you after you sign up.").is_visible()
+    page.get_by_text("The meeting point is sent to you after you sign up.").wait_for()

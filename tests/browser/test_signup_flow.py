@@ -48,7 +48,7 @@ def test_sign_up_wait_cancel_through_the_link_and_get_promoted(app, page, rallie
     rally_id = rallies(title="Rally in Stockholm", capacity=1)
     _sign_up(page, rally_id, "Лена", "lena@example.org")
     page.goto(f"/rallies/{rally_id}")
-    assert page.get_by_text("This rally is full").is_visible()
+    page.get_by_text("This rally is full").wait_for()
     _sign_up(page, rally_id, "Marco", "marco@example.org")
     assert _statuses(app, rally_id) == {
         "lena@example.org": SignupStatus.GOING,
@@ -57,7 +57,7 @@ def test_sign_up_wait_cancel_through_the_link_and_get_promoted(app, page, rallie
 
     lena = next(m for m in outbox() if m["To"] == "lena@example.org")
     page.goto(link_in(lena, "/s/"))
-    assert page.get_by_text("You have a place.").is_visible()
+    page.get_by_text("You have a place.").wait_for()
     page.get_by_role("button", name="Cancel my sign-up").click()
     page.get_by_text("Your sign-up is cancelled.").wait_for()
     assert _statuses(app, rally_id)["marco@example.org"] is SignupStatus.GOING
