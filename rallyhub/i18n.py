@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app, request, session
@@ -27,19 +28,31 @@ def country_name(code: str) -> str:
     return territories.get(code.upper(), code.upper())
 
 
+@lru_cache(maxsize=64)
+def _local_patterns(locale_name: str):
+    """The date (with weekday), short time and joining patterns of a locale, looked up once."""
+    from babel import Locale
+    from babel.dates import get_datetime_format, get_time_format, match_skeleton, parse_pattern
+
+    locale = Locale.parse(locale_name)
+    skeleton = match_skeleton("yMMMEd", locale.datetime_skeletons)
+    day = parse_pattern(locale.datetime_skeletons[skeleton])
+    clock = parse_pattern(str(get_time_format("short", locale=locale)))
+    return locale, day, clock, str(get_datetime_format("medium", locale=locale))
+
+
 def format_local(dt, timezone: str) -> str:
     """A UTC datetime shown in a rally's own time zone, in the current language.
 
     The date with its weekday and the time without seconds, joined the locale's way.
     """
-    from babel.dates import format_skeleton, format_time, get_datetime_format
     from flask_babel import get_locale
 
-    locale = get_locale()
+    locale, day, clock, joined = _local_patterns(str(get_locale() or "en"))
     local = dt.astimezone(ZoneInfo(timezone))
-    day = format_skeleton("yMMMEd", local, locale=locale)
-    clock = format_time(local, "short", locale=locale)
-    return get_datetime_format("medium", locale=locale).replace("{1}", day).replace("{0}", clock)
+    return joined.replace("{1}", day.apply(local, locale)).replace(
+        "{0}", clock.apply(local, locale)
+    )
 
 
 def format_local_range(start, end, timezone: str) -> str:
