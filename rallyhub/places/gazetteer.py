@@ -9,6 +9,7 @@ Data: GeoNames (CC BY 4.0), "© GeoNames" is shown where places are used.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import logging
 import marshal
@@ -18,6 +19,7 @@ import re
 import threading
 import unicodedata
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,7 +60,9 @@ def normalize(text: str) -> str:
     if not text.isascii():
         # "ö" → "o" + a combining mark, which is dropped.
         text = unicodedata.normalize("NFKD", text).translate(_DROP_MARKS)
-    return _SEPARATORS.sub(" ", text.casefold()).strip()
+    text = text.casefold()
+    # Most names are one word: nothing to replace (a third of the gazetteer's build time).
+    return text if text.isalnum() else _SEPARATORS.sub(" ", text).strip()
 
 
 def _useful_name(name: str) -> bool:
@@ -97,15 +101,16 @@ def build_parts(cities: list[dict]) -> tuple:
         )
         alternates = city.get("alternatenames") or []
         ranks.append(_prominence(int(city["population"]), len(alternates)))
-        keys = {normalize(city["name"])}
-        keys.update(normalize(name) for name in alternates if _useful_name(name))
+        keys = {normalize(name) for name in alternates if _useful_name(name)}
+        keys.add(normalize(city["name"]))
         keys.discard("")
         for key in keys:
             index[key].append(number)
         primary.setdefault(normalize(city["name"]), number)
-    # Best first, so a search returns a slice.
+    # Best first, so a search returns a slice (most names belong to one city only).
     ordered = {
-        key: tuple(sorted(numbers, key=lambda n: -ranks[n])) for key, numbers in index.items()
+        key: tuple(numbers if len(numbers) == 1 else sorted(numbers, key=lambda n: -ranks[n]))
+        for key, numbers in index.items()
     }
     deletes: dict[str, list[int]] = defaultdict(list)
     for key, number in primary.items():
@@ -282,10 +287,26 @@ def get_gazetteer() -> Gazetteer:
     """The process-wide gazetteer, loaded on first use (thread-safe)."""
     global _instance
     if _instance is None:
-        with _lock:
+        with _lock, _collector_paused():
             if _instance is None:
                 _instance = Gazetteer(load_parts(_cities_file()))
     return _instance
+
+
+@contextmanager
+def _collector_paused():
+    """Pause the cyclic garbage collector while millions of containers are made at once.
+
+    It would otherwise scan them again and again, for nothing: the index holds no cycles.
+    That took about half of the build's time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # GeoNames dump columns (allCountries.txt, cities500.txt …), tab-separated.
