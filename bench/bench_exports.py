@@ -39,7 +39,7 @@ def fill(app) -> None:
     from rallyhub.auth.models import User
     from rallyhub.campaigns.models import Campaign
     from rallyhub.extensions import db
-    from rallyhub.rallies.models import Rally
+    from rallyhub.rallies.models import Rally, search_columns
     from rallyhub.signups.models import Signup
 
     rng = random.Random(7)
@@ -87,6 +87,7 @@ def fill(app) -> None:
                     "longitude": 9.0,
                     "public_latitude": 45.0,
                     "public_longitude": 9.0,
+                    **search_columns(45.0, 9.0),
                     "timezone": zone,
                     "start_dt": start,
                     "end_dt": start + timedelta(hours=2),

@@ -152,6 +152,37 @@ def test_filters_by_campaign_country_and_dates(client, sweden, rallies, campaign
     assert titles("end=2031-06-10") == ["Göteborg", "Stockholm", "Uppsala"]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("campaign=zelim", ["Oslo"]),
+        ("country=no", ["Oslo"]),
+        ("start=2031-06-11", ["Oslo"]),
+        ("end=2031-06-10", ["Stockholm", "Uppsala", "Göteborg"]),
+        (
+            "campaign=cecenia&country=se&start=2031-06-10&end=2031-06-10",
+            ["Stockholm", "Uppsala", "Göteborg"],
+        ),
+        ("campaign=zelim&country=se", []),
+    ],
+)
+def test_filters_apply_to_the_radius_search(client, sweden, rallies, campaigns, query, expected):
+    rallies(
+        title="Oslo",
+        city="Oslo",
+        country_code="NO",
+        latitude=59.9139,
+        longitude=10.7522,
+        timezone="Europe/Oslo",
+        campaign_id=campaigns(slug="zelim"),
+        start_dt=datetime(2031, 7, 1, tzinfo=UTC),
+    )
+    url = f"/api/v1/events?lat={STOCKHOLM[0]}&lon={STOCKHOLM[1]}&radius_km=500&{query}"
+    features = client.get(url).get_json()["features"]
+    # Nearest first: Stockholm, Uppsala (64 km), Göteborg (about 400 km), Oslo (about 415 km).
+    assert [f["properties"]["title"] for f in features] == expected
+
+
 def test_etag_makes_repeat_requests_cheap(client, sweden):
     first = client.get("/api/v1/events")
     assert first.headers["ETag"]

@@ -23,42 +23,41 @@ def test_migrated_schema_matches_the_models(app_ctx):
 
 
 def _fresh_urls(tmp_path):
-    yield f"sqlite:///{tmp_path / 'fresh.db'}", None
+    """An empty SQLite database, then an empty PostgreSQL schema (dropped after its turn)."""
+    yield f"sqlite:///{tmp_path / 'fresh.db'}"
     if os.environ.get("TEST_DATABASE_URL"):
         schema = f"rh_mig_{secrets.token_hex(4)}"
         admin = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
-        yield _postgres_url(schema), (admin, schema)
+        try:
+            yield _postgres_url(schema)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
 
 
 def test_upgrade_downgrade_upgrade_from_empty(make_app, tmp_path):
-    for url, cleanup in _fresh_urls(tmp_path):
+    for url in _fresh_urls(tmp_path):
         app = make_app(SQLALCHEMY_DATABASE_URI=url)
-        try:
-            with app.app_context():
-                upgrade()
-                tables = set(inspect(db.engine).get_table_names())
-                assert {
-                    "users",
-                    "campaigns",
-                    "rallies",
-                    "signups",
-                    "toolkit_items",
-                    "turnout_reports",
-                    "audit_records",
-                    "rally_coorganizers",
-                } <= tables
-                downgrade(revision="base")
-                assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
-                upgrade()
-                db.engine.dispose()
-        finally:
-            if cleanup:
-                admin, schema = cleanup
-                with admin.connect() as connection:
-                    connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+        with app.app_context():
+            upgrade()
+            tables = set(inspect(db.engine).get_table_names())
+            assert {
+                "users",
+                "campaigns",
+                "rallies",
+                "signups",
+                "toolkit_items",
+                "turnout_reports",
+                "audit_records",
+                "rally_coorganizers",
+            } <= tables
+            downgrade(revision="base")
+            assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+            upgrade()
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -74,6 +73,9 @@ def test_upgrade_downgrade_upgrade_from_empty(make_app, tmp_path):
         "UPDATE rallies SET end_dt = start_dt",
         # Coordinates out of range.
         "UPDATE rallies SET latitude = 91",
+        # Radius-search columns out of step with the public position.
+        "UPDATE rallies SET public_band = public_band + 1",
+        "UPDATE rallies SET public_x = 0, public_y = 0, public_z = 0",
         # A sign-up for a rally that does not exist.
         "UPDATE signups SET rally_id = rally_id + 1000",
         # Personal data may only be missing once purged.
@@ -90,3 +92,60 @@ def test_the_database_enforces_the_rules(app_ctx, rallies, statement):
     db.session.commit()
     with pytest.raises((IntegrityError, StatementError)), db.engine.begin() as connection:
         connection.execute(text(statement))
+
+
+def test_the_radius_search_columns_are_filled_for_existing_rallies(make_app, tmp_path):
+    from rallyhub.rallies.models import search_columns
+
+    # Yerevan, a rally at the South Pole and one just west of the antimeridian.
+    positions = [(40.1811, 44.5136), (-90.0, 0.0), (-18.0, -179.8)]
+    for url in _fresh_urls(tmp_path):
+        app = make_app(SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            upgrade(revision="48c4d698db88")
+            _insert_rallies_as_of_48c4d698db88(positions)
+            upgrade()
+            rows = db.session.execute(
+                text(
+                    "SELECT public_latitude, public_longitude, public_band, public_x,"
+                    " public_y, public_z FROM rallies ORDER BY id"
+                )
+            ).all()
+            db.session.rollback()
+            db.engine.dispose()
+        assert [tuple(row[:2]) for row in rows] == positions
+        assert [dict(zip(search_columns(0, 0), row[2:], strict=True)) for row in rows] == [
+            search_columns(*position) for position in positions
+        ]
+
+
+def _insert_rallies_as_of_48c4d698db88(positions):
+    """Public rallies at ``positions``, written with the columns the schema had then."""
+    now = "2026-01-01 00:00:00"
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, name, password_hash, role, is_disabled,"
+                " session_nonce, created_dt) VALUES (1, 'o@example.org', 'O', 'x', 'organizer',"
+                " false, 'n', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO campaigns (id, slug, name, hashtag, description, start_date,"
+                " is_active, created_dt) VALUES (1, 'c', 'C', '#C', '', '2026-01-01', true, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO rallies (campaign_id, organizer_id, title, description, city,"
+                " country_code, meeting_point, latitude, longitude, public_latitude,"
+                " public_longitude, timezone, start_dt, end_dt, languages, status, visibility,"
+                " review_note, cancel_note, created_dt, updated_dt, asks_phone, walk_in_count)"
+                " VALUES (1, 1, 'R', '', 'C', 'AM', '', :lat, :lon, :lat, :lon, 'UTC', :now,"
+                " '2026-01-01 02:00:00', '', 'approved', 'public', '', '', :now, :now, false, 0)"
+            ),
+            [{"lat": lat, "lon": lon, "now": now} for lat, lon in positions],
+        )

@@ -196,8 +196,12 @@ points = st.tuples(st.floats(-80, 80), st.floats(-180, 180))
     centre=points,
     radius=st.floats(1, 1000),
     spots=st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=25),
+    twins=st.integers(0, 3),
+    limit=st.sampled_from([1, 2, 3, 7, 500]),
 )
-def test_indexed_search_returns_exactly_what_a_full_scan_returns(app_ctx, centre, radius, spots):
+def test_indexed_search_returns_exactly_what_a_full_scan_returns(
+    app_ctx, centre, radius, spots, twins, limit
+):
     from sqlalchemy import delete
 
     from rallyhub.extensions import db
@@ -211,7 +215,8 @@ def test_indexed_search_returns_exactly_what_a_full_scan_returns(app_ctx, centre
     make = RallyFactory(app_ctx, users, campaigns)
     organizer, campaign = users(), campaigns()
     lat0, lon0 = centre
-    for d_lat, d_lon in spots:
+    # Twins stand at the same spot as another rally: equally far, so ordered by id.
+    for d_lat, d_lon in spots + spots[:twins]:
         lat = max(-89.0, min(89.0, lat0 + d_lat * radius / 111))
         lon = (lon0 + d_lon * radius / 111 + 180) % 360 - 180
         make(latitude=lat, longitude=lon, organizer_id=organizer, campaign_id=campaign)
@@ -223,9 +228,86 @@ def test_indexed_search_returns_exactly_what_a_full_scan_returns(app_ctx, centre
         for i, la, lo in everything
         if distance_km(lat0, lon0, la, lo) <= radius
     )
-    found = find_rallies_near(lat0, lon0, radius, limit=500)
-    assert [(i, round(km, 9)) for i, km in found.hits] == [(i, round(km, 9)) for km, i in expected]
+    # Page by page, each page one query per widening, the cursor carrying on exactly.
+    hits, cursor = [], None
+    while True:
+        page = find_rallies_near(lat0, lon0, radius, limit=limit, cursor=cursor)
+        assert len(page.hits) <= limit
+        hits += page.hits
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert hits == [(i, km) for km, i in expected]
     db.session.rollback()
+
+
+def _statement_of(search) -> tuple[str, object]:
+    """The last SQL statement (and its parameters) that ``search()`` sent to the database."""
+    from sqlalchemy import event
+
+    from rallyhub.extensions import db
+
+    sent = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many):
+        sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        search()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return sent[-1]
+
+
+@pytest.mark.parametrize("centre", [(59.33, 18.07), (-18.1, 179.5)], ids=["city", "antimeridian"])
+def test_radius_search_reads_the_index_not_the_table(app_ctx, rallies, centre):
+    from rallyhub.extensions import db
+    from rallyhub.places.search import find_rallies_near
+
+    rallies(latitude=centre[0], longitude=centre[1])
+    statement, parameters = _statement_of(lambda: find_rallies_near(*centre, 300, limit=10))
+    connection = db.session.connection()
+    cursor = connection.connection.driver_connection.cursor()
+    if db.engine.dialect.name == "sqlite":
+        cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "ix_rallies_radius_search" in plan, plan
+        assert "SCAN rallies" not in plan, plan
+    else:
+        # A near-empty table is cheapest to read whole: ask what the planner would do at scale.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {statement}", parameters)
+        plan = " / ".join(row[0] for row in cursor.fetchall())
+        assert "ix_rallies_radius_search" in plan, plan
+    db.session.rollback()
+
+
+def test_points_a_hair_apart_near_zero_are_found(client, rallies):
+    # PostgreSQL refuses a floating-point underflow; the squared chord must never make one.
+    rallies(title="Null Island", latitude=1e-250, longitude=-1e-300)
+    body = client.get("/api/v1/events?lat=1e-200&lon=1e-300&radius_km=1").get_json()
+    assert [f["properties"]["title"] for f in body["features"]] == ["Null Island"]
+    assert body["features"][0]["properties"]["distance_km"] == 0
+
+
+@given(points, points, points)
+def test_the_squared_chord_orders_points_as_their_distances_do(centre, a, b):
+    from rallyhub.places.distance import chord_squared, unit_vector
+
+    # The search sorts by the chord and shows the distance: a nearer chord is never farther.
+    origin = unit_vector(*centre)
+    chord_a, chord_b = (chord_squared(origin, unit_vector(*point)) for point in (a, b))
+    km_a, km_b = distance_km(*centre, *a), distance_km(*centre, *b)
+    assert km_a <= km_b if chord_a <= chord_b else km_a >= km_b
+
+
+def test_bands_cover_the_latitudes_of_a_box():
+    from rallyhub.places.distance import bands, latitude_band
+
+    assert latitude_band(-90) == 0 and latitude_band(90) == 720
+    assert latitude_band(0) == 360 and latitude_band(-0.01) == 359 and latitude_band(0.25) == 361
+    assert bands(59.1, 59.6) == [596, 597, 598]
 
 
 class _Street(Geocoder):

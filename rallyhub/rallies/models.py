@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from rallyhub.auth.models import User
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, enum_column, utcnow
+from rallyhub.places.distance import BANDS_PER_DEGREE, latitude_band, unit_vector
 from rallyhub.rallies.privacy import public_position
 
 if TYPE_CHECKING:
@@ -66,11 +67,33 @@ class Rally(db.Model):
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
         CheckConstraint("walk_in_count >= 0", name="walk_in_count_positive"),
         CheckConstraint("length(country_code) = 2", name="country_code_length"),
+        # The radius-search columns are derived from the public position (see below).
+        CheckConstraint(
+            f"(public_latitude + 90) * {BANDS_PER_DEGREE} >= public_band"
+            f" AND (public_latitude + 90) * {BANDS_PER_DEGREE} < public_band + 1",
+            name="public_band_holds_public_latitude",
+        ),
+        CheckConstraint(
+            "public_x * public_x + public_y * public_y + public_z * public_z"
+            " BETWEEN 0.999999 AND 1.000001",
+            name="public_vector_is_unit",
+        ),
         Index(None, "status", "start_dt"),
-        # Radius search: equality on status, then a range on latitude with longitude checked
-        # in the index. Leading with status also keeps SQLite's planner from preferring the
-        # (status, start_dt) index before ANALYZE has run.
-        Index(None, "status", "public_latitude", "public_longitude"),
+        # Radius search: per band of latitude, one run of longitudes; the rest of the box, the
+        # end and the vector that gives the distance are read from the index, not the table.
+        # Leading with status also keeps SQLite's planner from preferring the (status,
+        # start_dt) index before ANALYZE has run.
+        Index(
+            "ix_rallies_radius_search",
+            "status",
+            "public_band",
+            "public_longitude",
+            "public_latitude",
+            "end_dt",
+            "public_x",
+            "public_y",
+            "public_z",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,6 +111,12 @@ class Rally(db.Model):
     # of its ~1 km grid cell. Every public map, distance and feed uses these.
     public_latitude: Mapped[float]
     public_longitude: Mapped[float]
+    # The public position as the radius search reads it: its band of latitude, and its unit
+    # vector (distances are computed from it, in SQL as in Python).
+    public_band: Mapped[int]
+    public_x: Mapped[float]
+    public_y: Mapped[float]
+    public_z: Mapped[float]
     timezone: Mapped[str] = mapped_column(String(64))
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -158,3 +187,17 @@ def _derive_public_position(_mapper, _connection, rally: Rally) -> None:
     rally.public_latitude, rally.public_longitude = public_position(
         rally.latitude, rally.longitude, rally.visibility is Visibility.PROTECTED
     )
+    for name, value in search_columns(rally.public_latitude, rally.public_longitude).items():
+        setattr(rally, name, value)
+
+
+def search_columns(public_latitude: float, public_longitude: float) -> dict[str, float | int]:
+    """The columns the radius search reads, derived from a public position (bulk inserts that
+    bypass the ORM set them from here)."""
+    x, y, z = unit_vector(public_latitude, public_longitude)
+    return {
+        "public_band": latitude_band(public_latitude),
+        "public_x": x,
+        "public_y": y,
+        "public_z": z,
+    }
