@@ -230,6 +230,33 @@ def test_bad_parameters_are_400_naming_the_parameter(client, query, parameter):
     assert parameter in body["error"]
 
 
+def _cursor(*values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (0.5, 10**30, 0),  # an id no database integer holds
+        (1e300, 1, 0),  # a start no datetime holds
+        (float("nan"), 1, 0),
+        (float("inf"), 1, 0),
+        (0.1, -1, 10**30),
+        ("a", 1, 0),
+        (0.1, 1),
+    ],
+)
+@pytest.mark.parametrize("place", ["", "lat=59&lon=18&radius_km=100&"], ids=["listing", "nearby"])
+def test_forged_cursors_are_400(client, rallies, values, place):
+    rallies()
+    response = client.get(f"/api/v1/events?{place}cursor={_cursor(*values)}")
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == "cursor"
+
+
 def test_places_lists_candidates_most_populous_first(client):
     body = client.get("/api/v1/places?q=Valencia").get_json()
     assert body[0]["country"] == "ES"

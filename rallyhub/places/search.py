@@ -160,14 +160,28 @@ def encode_cursor(position: float, rally_id: int, served: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# What a cursor this API gave out can hold: a squared chord (0 to 4) or a start timestamp, and
+# numbers the databases store. Anything else was forged; refused before it reaches SQL, whose
+# drivers would fail on an integer over 64 bits and datetime on a timestamp out of range.
+_MAX_POSITION = 1e11
+_MAX_INTEGER = 2**63 - 1
+
+
 def decode_cursor(cursor: str) -> tuple[float, int, int]:
     """The (sort position, id, already served) a cursor stands for; ValueError when malformed."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position, rally_id, served = json.loads(base64.urlsafe_b64decode(padded))
-        return float(position), int(rally_id), int(served)
+        position, rally_id, served = float(position), int(rally_id), int(served)
     except (ValueError, TypeError, json.JSONDecodeError) as error:
         raise ValueError("bad cursor") from error
+    if not (
+        abs(position) <= _MAX_POSITION  # False for NaN too
+        and 0 <= rally_id <= _MAX_INTEGER
+        and 0 <= served <= _MAX_INTEGER
+    ):
+        raise ValueError("bad cursor")
+    return position, rally_id, served
 
 
 def _nearest(
