@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from rallyhub.routing import BoundedIntConverter
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str((config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
         instance_relative_config=True,
     )
+    app.url_map.converters["int"] = BoundedIntConverter
     from rallyhub import config as settings
 
     settings.load(app, config)
@@ -66,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from flask import session
     from flask_babel import get_locale
 
     from rallyhub.auth.services import load_session_user
@@ -85,10 +89,13 @@ def _init_extensions(app: Flask) -> None:
         select_locale,
         zone_name,
     )
+    from rallyhub.mail import init_mail
+    from rallyhub.security import SESSION_ID_KEY
     from rallyhub.text import plain_text
 
     _import_models()
     db.init_app(app)
+    init_mail(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_S"])
@@ -103,7 +110,10 @@ def _init_extensions(app: Flask) -> None:
     # when a phone changes networks; sessions here end instead through the nonce in the user
     # id (new password, disabled account) and the absolute lifetime.
     login_manager.session_protection = None
-    login_manager.user_loader(load_session_user)
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        return load_session_user(session_id, session.get(SESSION_ID_KEY))
+
     app.jinja_env.globals.update(
         country_name=country_name,
         format_local=format_local,
@@ -119,6 +129,7 @@ def _import_models() -> None:
     import rallyhub.audit
     import rallyhub.auth.models
     import rallyhub.campaigns.models
+    import rallyhub.mail
     import rallyhub.rallies.models
     import rallyhub.signups.models
     import rallyhub.toolkits.models  # noqa: F401

@@ -76,6 +76,18 @@ def purge_personal_data(days: int | None) -> None:
     click.echo(f"Purged the personal data of {purged} sign-ups to rallies over {days} days ago.")
 
 
+@cli.command("send-mail")
+@click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True)
+def send_mail(limit: int) -> None:
+    """Deliver the queued e-mails that are due (run it every few minutes from cron)."""
+    from rallyhub.mail import deliver_due
+
+    sent, tried = deliver_due(limit)
+    click.echo(f"Delivered {sent} of {tried} due messages.")
+    if sent < tried:
+        raise SystemExit(1)
+
+
 @cli.command("import-places")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_places(source: Path) -> None:

@@ -29,9 +29,23 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_S": 15.0,
         "ALLOW_SQLITE_IN_PRODUCTION": False,
         "REDIS_URL": None,
+        # Production runs several processes: without Redis their rate limits would not add up.
+        # True declares a deployment of exactly one process, which may keep limits in memory.
+        "SINGLE_PROCESS": False,
+        # The canonical origin (``https://rallies.example.org``) that every link people receive
+        # is built from; required in production. Requests for any other host are refused.
+        "BASE_URL": None,
+        "TRUSTED_HOSTS": None,
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port.
+        # 0 (the default) trusts none of these headers: a client could forge them.
+        "TRUSTED_PROXY_HOPS": 0,
         "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
         "SMTP_URL": None,
+        "SMTP_TIMEOUT_S": 10,
+        # After a commit, mail goes out from a thread of the process ("background"), or within
+        # the commit in tests ("immediate"), so that a test reads it when the request returns.
+        "MAIL_DELIVERY": "immediate" if env == "testing" else "background",
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "UPLOAD_DIR": str(instance_path / "uploads"),
@@ -88,14 +102,25 @@ def _from_environment() -> dict[str, Any]:
         "TILE_ATTRIBUTION": "TILE_ATTRIBUTION",
         "SMTP_URL": "SMTP_URL",
         "UPLOAD_DIR": "UPLOAD_DIR",
+        "BASE_URL": "BASE_URL",
     }
     for var, key in mapping.items():
         if env.get(var):
             found[key] = env[var]
     if env.get("PERSONAL_DATA_RETENTION_DAYS"):
         found["PERSONAL_DATA_RETENTION_DAYS"] = int(env["PERSONAL_DATA_RETENTION_DAYS"])
-    if "ALLOW_SQLITE_IN_PRODUCTION" in env:
-        found["ALLOW_SQLITE_IN_PRODUCTION"] = _truthy(env["ALLOW_SQLITE_IN_PRODUCTION"])
+    for flag in ("ALLOW_SQLITE_IN_PRODUCTION", "SINGLE_PROCESS"):
+        if flag in env:
+            found[flag] = _truthy(env[flag])
+    if env.get("TRUSTED_PROXY_HOPS"):
+        try:
+            found["TRUSTED_PROXY_HOPS"] = int(env["TRUSTED_PROXY_HOPS"])
+        except ValueError:
+            raise ConfigError(
+                "TRUSTED_PROXY_HOPS must be a whole number (0 to turn it off)."
+            ) from None
+    if env.get("TRUSTED_HOSTS"):
+        found["TRUSTED_HOSTS"] = [h.strip() for h in env["TRUSTED_HOSTS"].split(",") if h.strip()]
     return found
 
 
@@ -142,6 +167,7 @@ def load(app, overrides: dict[str, Any] | None = None) -> None:
     if config.get("REDIS_URL") and config["RATELIMIT_STORAGE_URI"] == "memory://":
         config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
     config["TILE_HOST"] = tile_origin(config["TILE_URL"])
+    _configure_origin(config, env)
 
     if env == "production":
         _check_production(config)
@@ -157,6 +183,33 @@ def tile_origin(tile_url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# Where a developer's browser and the test client reach the app when no BASE_URL is set.
+LOCAL_HOSTS = ["localhost", "127.0.0.1"]
+
+
+def _configure_origin(config, env: str) -> None:
+    """Check ``BASE_URL`` and derive the hosts requests may name from it."""
+    base_url = config.get("BASE_URL")
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"BASE_URL must look like https://rallies.example.org, not {base_url!r}."
+            )
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ConfigError("BASE_URL must be an origin only, without a path.")
+        config["BASE_URL"] = f"{parts.scheme}://{parts.netloc}"
+        config["PREFERRED_URL_SCHEME"] = parts.scheme
+    if config.get("TRUSTED_HOSTS") is None:
+        if base_url:
+            config["TRUSTED_HOSTS"] = [urlsplit(config["BASE_URL"]).hostname]
+        elif env != "production":
+            config["TRUSTED_HOSTS"] = list(LOCAL_HOSTS)
+    hops = config.get("TRUSTED_PROXY_HOPS")
+    if not isinstance(hops, int) or isinstance(hops, bool) or not 0 <= hops <= 5:
+        raise ConfigError("TRUSTED_PROXY_HOPS must be a number of proxies from 0 to 5.")
+
+
 def _check_production(config) -> None:
     """Refuse settings that are only safe on a developer's machine."""
     if not config.get("SECRET_KEY") or len(str(config["SECRET_KEY"])) < 32:
@@ -168,4 +221,16 @@ def _check_production(config) -> None:
         raise ConfigError(
             "Production needs DATABASE_URL pointing at PostgreSQL; "
             "set ALLOW_SQLITE_IN_PRODUCTION=true to run a single instance on SQLite."
+        )
+    if not config.get("BASE_URL"):
+        raise ConfigError(
+            "BASE_URL must be set in production (e.g. https://rallies.example.org): links in "
+            "e-mails are built from it, and requests for other hosts are refused."
+        )
+    if not config["BASE_URL"].startswith("https://"):
+        raise ConfigError("BASE_URL must be an https:// address in production.")
+    if not config.get("REDIS_URL") and not config.get("SINGLE_PROCESS"):
+        raise ConfigError(
+            "Production needs REDIS_URL, so that rate limits hold across workers and instances; "
+            "set SINGLE_PROCESS=true only if exactly one process serves the site."
         )

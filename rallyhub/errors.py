@@ -59,6 +59,10 @@ class Busy(RallyhubError):
     status = 503
     default_message = _l("rallyhub is busy right now. Please try again in a few seconds.")
 
+    def __init__(self, message: str | None = None, *, retry_after: int = 5, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
 
 TITLES = {
     400: _l("Bad request"),
@@ -118,8 +122,8 @@ def register_error_handlers(app: Flask) -> None:
     def handle_rallyhub_error(error: RallyhubError):
         db.session.rollback()
         response, status = error_response(error.status, error.message, error.field)
-        if status == 503:
-            return response, status, {"Retry-After": "5"}
+        if isinstance(error, Busy):
+            return response, status, {"Retry-After": str(error.retry_after)}
         return response, status
 
     @app.errorhandler(CSRFError)
@@ -144,8 +148,12 @@ def register_error_handlers(app: Flask) -> None:
         headers = {}
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-        if status == 429:
-            headers["Retry-After"] = "60"
+        if status in (429, 503):
+            # The error's own wait (Flask-Limiter's time to the window's reset, say), else ours.
+            own = dict(error.get_headers()).get("Retry-After")
+            if own is None and error.response is not None:
+                own = error.response.headers.get("Retry-After")
+            headers["Retry-After"] = own or ("60" if status == 429 else "5")
         return response, status, headers
 
     @app.errorhandler(OperationalError)

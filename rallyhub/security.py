@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, session
 from flask_login import current_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 SESSION_LOGIN_KEY = "_login_ts"
+# The secret naming the server's record of a signed-in session (see auth.models.UserSession).
+SESSION_ID_KEY = "_sid"
 
 
 def csp_nonce() -> str:
@@ -45,7 +48,10 @@ def _set_headers(response):
         "Content-Security-Policy",
         content_security_policy(csp_nonce(), config.get("TILE_HOST"), frame_ancestors),
     )
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin: our own forms send a Referer, which Flask-WTF's HTTPS check requires (and
+    # without which browsers send "Origin: null"); no other origin, tiles included, ever
+    # learns a page's address, so manage-link tokens in paths stay here.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if frame_ancestors == "'none'":
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -75,16 +81,21 @@ def _enforce_absolute_lifetime():
         session.clear()
 
 
-def start_session() -> None:
-    """Renew the session at login: drop what it held and start both lifetimes afresh."""
+def start_session(session_secret: str | None = None) -> None:
+    """Renew the session at login or logout: drop what it held and start both lifetimes
+    afresh, bound to the server's record ``session_secret`` names (at login)."""
     session.clear()
     session.permanent = True
     session[SESSION_LOGIN_KEY] = datetime.now(UTC).timestamp()
+    if session_secret:
+        session[SESSION_ID_KEY] = session_secret
 
 
 # Manage links and e-mail tokens travel in paths; they must never reach a log.
 _TOKEN_IN_PATH = re.compile(r"/(s|signups|auth/confirm|auth/reset)/[^/\s?\"]+")
 _CLIENT_ADDRESS = re.compile(r"^\S+ - - ")
+# Query strings hold what people searched for: places, names, e-mails, coordinates.
+_QUERY_STRING = re.compile(r"\?[^\s\"]*")
 
 
 def redact_path(text: str) -> str:
@@ -93,23 +104,52 @@ def redact_path(text: str) -> str:
 
 
 class PrivacyLogFilter(logging.Filter):
-    """Strip client addresses and secret tokens from the development server's access log."""
+    """Strip client addresses, query strings and secret tokens from the development server's
+    access log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact_path(_CLIENT_ADDRESS.sub("- - - ", record.msg))
+            record.msg = _private(_CLIENT_ADDRESS.sub("- - - ", record.msg))
         if isinstance(record.args, tuple):
             record.args = tuple(
-                redact_path(arg) if isinstance(arg, str) else arg for arg in record.args
+                _private(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True
 
 
+def _private(text: str) -> str:
+    return redact_path(_QUERY_STRING.sub("", text))
+
+
+class RateLimitLogFilter(logging.Filter):
+    """Drop the client address (the limit's key) from Flask-Limiter's log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and "exceeded at endpoint" in str(record.msg):
+            record.msg = "ratelimit %s exceeded at endpoint: %s"
+            limit, _key, endpoint = (*record.args, None, None, None)[:3]
+            record.args = (limit, endpoint)
+        return True
+
+
+def trust_proxies(app: Flask) -> None:
+    """Take scheme, host, port and client address from the configured number of proxies."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+
+
 def init_security(app: Flask) -> None:
     """Install the security headers, session lifetime checks and log filtering."""
+    trust_proxies(app)
     app.before_request(_enforce_absolute_lifetime)
     app.after_request(_set_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, PrivacyLogFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(PrivacyLogFilter())
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, RateLimitLogFilter) for f in limiter_log.filters):
+        limiter_log.addFilter(RateLimitLogFilter())

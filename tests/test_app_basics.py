@@ -89,7 +89,8 @@ def test_security_headers_on_every_page(client):
     assert directives["frame-ancestors"] == "'none'"
     assert "'unsafe-inline'" not in csp
     assert directives["img-src"].split() == ["'self'", "data:", "https://tiles.example.test"]
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # Our own forms send a Referer (Flask-WTF's HTTPS check needs it); no other origin gets one.
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" not in response.headers
 
@@ -134,6 +135,8 @@ class TestConfiguration:
             "RALLYHUB_ENV": "production",
             "INSTANCE_PATH": str(tmp_path),
             "SECRET_KEY": "s" * 40,
+            "BASE_URL": "https://rallies.example.org",
+            "SINGLE_PROCESS": True,
         }
         with pytest.raises(ConfigError, match="PostgreSQL"):
             create_app(settings)

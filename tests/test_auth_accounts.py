@@ -30,9 +30,10 @@ def test_register_confirm_and_sign_in(app, client, auth, outbox):
     assert user.email_confirmed_dt is None
     assert user.password_hash.startswith("$argon2id$")
 
-    # Unconfirmed accounts cannot sign in, even with the right password.
+    # Unconfirmed accounts cannot sign in, even with the right password; they get a new link.
     response = auth.login("marta@example.org", GOOD["password"])
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert b"Sign out" not in response.data
     assert b"confirm your e-mail" in response.data
 
     messages = outbox()

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rallyhub.extensions import db
@@ -59,3 +59,14 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser; deleting the row ends that session wherever its cookie is."""
+
+    __tablename__ = "user_sessions"
+
+    # The SHA-256 of the secret kept in the session cookie: a copy of this table opens nothing.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 
-from flask import url_for
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from rallyhub.audit import record_audit
-from rallyhub.auth.models import Role, User, new_session_nonce
+from rallyhub.auth.models import Role, User, UserSession, new_session_nonce
 from rallyhub.auth.passwords import hash_password, needs_rehash, verify_password
 from rallyhub.auth.tokens import fingerprint, make_token, read_token
-from rallyhub.errors import NotAllowed, UserError
+from rallyhub.errors import NotAllowed, RallyhubError, UserError
 from rallyhub.extensions import db
 from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
+from rallyhub.urls import external_url
 
 log = logging.getLogger(__name__)
+
+class ConfirmationResent(RallyhubError):
+    """The password was right, the address is not confirmed yet: a new link is on its way.
+
+    Its status is 200 because the request did what it could, and the message it wrote must
+    be committed (an answer of 400 or more rolls the request back, outbox included).
+    """
+
+    status = 200
+
 
 CONFIRM = "confirm-email"
 RESET = "reset-password"
@@ -50,8 +63,8 @@ def register_account(name: str, email: str, password: str) -> None:
                 "Someone (perhaps you) tried to open a rallyhub account with this e-mail, "
                 "but it already has one.\n\nTo sign in: %(login)s\n"
                 "Forgot your password? %(reset)s\n\nIf it was not you, ignore this message.",
-                login=url_for("auth.login", _external=True),
-                reset=url_for("auth.request_reset", _external=True),
+                login=external_url("auth.login"),
+                reset=external_url("auth.request_reset"),
             ),
         )
         return
@@ -72,7 +85,7 @@ def send_confirmation(user: User) -> None:
             "Welcome to rallyhub, %(name)s.\n\nConfirm your e-mail to start organizing:\n"
             "%(link)s\n\nThe link works for 48 hours. If you did not register, ignore it.",
             name=user.name,
-            link=url_for("auth.confirm", token=token, _external=True),
+            link=external_url("auth.confirm", token=token),
         ),
     )
 
@@ -106,7 +119,7 @@ def authenticate(email: str, password: str) -> User:
         raise NotAllowed(_("This account has been disabled. Please contact HQ."))
     if user.email_confirmed_dt is None:
         send_confirmation(user)
-        raise UserError(
+        raise ConfirmationResent(
             _("Please confirm your e-mail first. We have sent you a new confirmation link.")
         )
     if needs_rehash(user.password_hash):
@@ -125,7 +138,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
-    user.session_nonce = new_session_nonce()
+    close_all_sessions(user)
 
 
 def request_password_reset(email: str) -> None:
@@ -140,7 +153,7 @@ def request_password_reset(email: str) -> None:
         _(
             "To choose a new password, open:\n%(link)s\n\nThe link works for 48 hours "
             "and once. If you did not ask for it, ignore this message.",
-            link=url_for("auth.reset_password", token=token, _external=True),
+            link=external_url("auth.reset_password", token=token),
         ),
     )
 
@@ -163,13 +176,44 @@ def reset_password(token: str, new_password: str) -> User:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login: the account for a session id, if the session is still valid."""
+def _session_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_session(user: User) -> str:
+    """Record a new signed-in session of ``user``; return the secret its cookie keeps."""
+    cutoff = utcnow() - current_app.config["SESSION_ABSOLUTE_LIFETIME"]
+    db.session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_dt < cutoff)
+    )
+    secret = secrets.token_urlsafe(32)
+    db.session.add(UserSession(id=_session_key(secret), user_id=user.id))
+    return secret
+
+
+def close_session(secret: str | None) -> None:
+    """End one session on the server: a copy of its cookie opens nothing from now on."""
+    if secret:
+        db.session.execute(delete(UserSession).where(UserSession.id == _session_key(secret)))
+
+
+def close_all_sessions(user: User) -> None:
+    """End every session of ``user``, on every device."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.session_nonce = new_session_nonce()
+    log.info("account %s signed out everywhere", user.id)
+
+
+def load_session_user(session_id: str, secret: str | None) -> User | None:
+    """The account a session belongs to, if the server still holds that session."""
     user_id, _sep, nonce = session_id.partition(":")
-    if not user_id.isdigit() or not nonce:
+    if not user_id.isdigit() or len(user_id) > 18 or not nonce or not secret:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or user.session_nonce != nonce or not user.is_active:
+        return None
+    held = db.session.get(UserSession, _session_key(secret))
+    if held is None or held.user_id != user.id:
         return None
     return user
 
@@ -201,7 +245,7 @@ def set_role(actor: User, user: User, role: Role) -> None:
     if user.role is role:
         return
     user.role = role
-    user.session_nonce = new_session_nonce()
+    close_all_sessions(user)
     record_audit(actor, "account.role", "user", user.id, role.value)
 
 
@@ -214,7 +258,7 @@ def set_disabled(actor: User, user: User, disabled: bool) -> None:
     if user.is_disabled is disabled:
         return
     user.is_disabled = disabled
-    user.session_nonce = new_session_nonce()
+    close_all_sessions(user)
     record_audit(actor, "account.disable" if disabled else "account.enable", "user", user.id)
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -19,7 +28,8 @@ from rallyhub.auth.forms import (
 )
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import limiter
-from rallyhub.security import start_session
+from rallyhub.forms import ActionForm
+from rallyhub.security import SESSION_ID_KEY, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -28,13 +38,23 @@ def _limit(key: str):
     return limiter.limit(lambda: current_app.config[key], methods=["POST"])
 
 
+# A path on this site: one slash, then no second slash or backslash (browsers read "//host",
+# "/\\host" and "////host" as another site), and no spaces or control characters (browsers drop
+# tabs and line breaks, and a CR/LF would split the Location header).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\\\x00-\x20\x7f]*")
+
+
 def _safe_next(target: str | None) -> str:
     """Only follow ``next`` to a path on this site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
+    if target and len(target) <= 2000 and _LOCAL_PATH.fullmatch(target):
+        return target
     return url_for("map.index")
+
+
+def _sign_in(user) -> None:
+    """Start a fresh session for ``user``, recorded on the server."""
+    start_session(services.open_session(user))
+    login_user(user)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -80,8 +100,7 @@ def login():
             form.form_errors.append(error.message)
             status = error.status
         else:
-            start_session()
-            login_user(user)
+            _sign_in(user)
             return redirect(_safe_next(request.args.get("next")))
     elif form.errors:
         status = 400
@@ -91,10 +110,24 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """Sign out (a POST, checked for CSRF by the app, so no link can sign anyone out)."""
+    services.close_session(session.get(SESSION_ID_KEY))
     logout_user()
     start_session()
     flash(_("You are signed out."), "success")
     return redirect(url_for("map.index"))
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every session of this account, on every device (a lost or seized phone)."""
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("auth.change_password"))
+    services.close_all_sessions(current_user)
+    logout_user()
+    start_session()
+    flash(_("You are signed out on every device."), "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -108,12 +141,13 @@ def change_password():
         except RallyhubError as error:
             form.current_password.errors.append(error.message)
         else:
-            # The new nonce ended every session, this one included: start a fresh one.
-            start_session()
-            login_user(current_user._get_current_object())
+            # The new password ended every session, this one included: start a fresh one.
+            _sign_in(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("map.index"))
-    return render_template("auth/change_password.html", form=form), 400 if form.errors else 200
+    return render_template(
+        "auth/change_password.html", form=form, everywhere_form=ActionForm()
+    ), 400 if form.errors else 200
 
 
 @bp.route("/reset", methods=["GET", "POST"])
