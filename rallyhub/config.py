@@ -36,6 +36,8 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         # is built from; required in production. Requests for any other host are refused.
         "BASE_URL": None,
         "TRUSTED_HOSTS": None,
+        # Where people using the site can get its source (AGPL section 13), linked in the footer.
+        "SOURCE_URL": None,
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port.
         # 0 (the default) trusts none of these headers: a client could forge them.
         "TRUSTED_PROXY_HOPS": 0,
@@ -87,6 +89,7 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "RATELIMIT_LOGIN": "10 per minute;50 per hour",
         "RATELIMIT_REGISTER": "5 per minute;20 per hour",
         "RATELIMIT_SIGNUP": "10 per minute;100 per hour",
+        "RATELIMIT_COORGANIZER": "10 per hour",
     }
 
 
@@ -103,6 +106,7 @@ def _from_environment() -> dict[str, Any]:
         "SMTP_URL": "SMTP_URL",
         "UPLOAD_DIR": "UPLOAD_DIR",
         "BASE_URL": "BASE_URL",
+        "SOURCE_URL": "SOURCE_URL",
     }
     for var, key in mapping.items():
         if env.get(var):

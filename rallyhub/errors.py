@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from rallyhub.extensions import db
 
@@ -137,6 +137,15 @@ def register_error_handlers(app: Flask) -> None:
                     "Please go back, reload the page and try again."
                 )
             ),
+        )
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(_error: SecurityError):
+        # No URL can be built for a host we do not serve, so no page either: plain words.
+        return Response(
+            "400 Bad Request: this site is not served under that host name.\n",
+            400,
+            mimetype="text/plain",
         )
 
     @app.errorhandler(HTTPException)

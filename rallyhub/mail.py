@@ -206,9 +206,7 @@ class _Courier:
         with self._lock:
             # Started lazily, so that a process forked from a preloaded app gets its own.
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="rallyhub-mail", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="rallyhub-mail", daemon=True)
                 self._thread.start()
         self._wakeups.put(app)
 
