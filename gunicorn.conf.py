@@ -13,6 +13,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)
 preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
+# gunicorn 27's control socket sits at one fixed path per user: two servers would clash.
+control_socket_disable = True
 # No client address, no query string (it can hold a place someone searched for).
 access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
@@ -22,7 +24,8 @@ class PrivateLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["U"] = redact_path(atoms.get("U", ""))
+        # U is None on gunicorn's own error path (an exception that escaped the app).
+        atoms["U"] = redact_path(atoms.get("U") or "")
         return atoms
 
 

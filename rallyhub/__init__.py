@@ -49,6 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # The app's logger is "rallyhub", parent of every module's: with Flask's own handler
+        # on it too, each line would be written twice.
+        from flask.logging import default_handler
+
+        app.logger.removeHandler(default_handler)
 
     _init_extensions(app)
     from rallyhub.places import gazetteer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import logging
 import smtplib
+import ssl
 import threading
 from pathlib import Path
 
@@ -441,3 +442,60 @@ def test_the_project_is_agpl_licensed():
     assert "Version 3, 19 November 2007" in license_text
     assert "AGPL-3.0-or-later" in (ROOT / "pyproject.toml").read_text()
     assert "AGPL-3.0-or-later" in (ROOT / "README.md").read_text()
+
+
+# -- gunicorn and SMTP ----------------------------------------------------------------------
+
+
+def _gunicorn_config():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gunicorn_access_log_redacts_tokens_and_survives_gunicorns_error_path(monkeypatch):
+    from gunicorn.glogging import Logger
+
+    config = _gunicorn_config()
+    assert config.control_socket_disable is True
+    for path, expected in [("/s/SECRETTOKEN", "/s/…"), (None, "")]:
+        monkeypatch.setattr(Logger, "atoms", lambda *_args, path=path: {"U": path})
+        logger = object.__new__(config.PrivateLogger)
+        atoms = logger.atoms(None, None, None, None)
+        assert atoms["U"] == expected
+
+
+def test_smtp_verifies_the_mail_servers_certificate(app_ctx, monkeypatch):
+    from rallyhub import mail
+
+    contexts = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            self.host, self.port = host, port
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_exc):
+            return False
+
+        def starttls(self, context=None):
+            contexts.append(context)
+
+        def login(self, user, password):
+            contexts.append((user, password))
+
+        def send_message(self, message):
+            contexts.append(message["To"])
+
+    monkeypatch.setattr(mail.smtplib, "SMTP", FakeSMTP)
+    message = mail.build_message("ana@example.org", "Hi", "Body")
+    mail._send_smtp("smtp://us%40er:p%3Ass@mail.example:587", message)
+    context, credentials, recipient = contexts
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert credentials == ("us@er", "p:ss")
+    assert recipient == "ana@example.org"
