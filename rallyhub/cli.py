@@ -88,6 +88,22 @@ def send_mail(limit: int) -> None:
         raise SystemExit(1)
 
 
+@cli.command("clean-uploads")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=60),
+    default=3600,
+    show_default=True,
+    help="Seconds after which a half-stored upload counts as abandoned.",
+)
+def clean_uploads(older_than: int) -> None:
+    """Finish or remove toolkit uploads that a crashed request left half-stored."""
+    from rallyhub.toolkits.services import clean_uploads as clean
+
+    count = clean(older_than)
+    click.echo(f"Cleaned {count} half-stored uploads.")
+
+
 @cli.command("import-places")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_places(source: Path) -> None:

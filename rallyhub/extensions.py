@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -39,11 +39,31 @@ limiter = Limiter(key_func=get_remote_address)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+WRITES_ON_GET = "rallyhub_writes_on_get"
+_LOCK_TAKEN = "rallyhub.write_lock_taken"
+
+
+def writes_on_get(view):
+    """Mark a view that writes on GET (a counter, an export's audit row) as needing the lock."""
+    # An attribute of the view rather than a flag set when it runs: the signed-in account is
+    # loaded before the view, and that first query is what begins the transaction.
+    setattr(view, WRITES_ON_GET, True)
+    return view
+
+
 def _wants_write_lock() -> bool:
     """Whether a new transaction should take SQLite's write lock up front."""
     # Requests with a safe method never write, so they read without blocking writers;
     # everything else (forms, API writes, CLI work) takes the lock at BEGIN.
-    return not (has_request_context() and request.method in SAFE_METHODS)
+    if not (has_request_context() and request.method in SAFE_METHODS):
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, WRITES_ON_GET, False) or request.environ.get(_LOCK_TAKEN):
+        return False
+    # Only the request's first transaction: what streams after its commit (an export's rows)
+    # reads without holding writers up. Kept per request: ``g`` may outlive one.
+    request.environ[_LOCK_TAKEN] = True
+    return True
 
 
 def _unicode_lower(value):

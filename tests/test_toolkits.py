@@ -290,9 +290,7 @@ def _item(app, campaign, audience, **fields):
             group_key=audience.value,
             audience=audience,
             stored_name=name if audience is Audience.PUBLIC else "cd" * 16,
-            original_filename="sign.pdf",
-            content_type="application/pdf",
-            **fields,
+            **{"original_filename": "sign.pdf", "content_type": "application/pdf", **fields},
         )
         (directory / item.stored_name).write_bytes(b"%PDF-1.4 test")
         db.session.add(item)
@@ -389,3 +387,16 @@ def test_images_get_an_inline_preview_other_files_do_not(app, client, hq, campai
     assert client.get(f"/toolkits/{pdf.id}/preview").status_code == 404
     with app.app_context():
         assert db.session.get(ToolkitItem, image.id).download_count == 0
+
+
+def test_text_downloads_name_their_charset_once(app, client, campaign):
+    item_id = _item(
+        app,
+        campaign,
+        Audience.PUBLIC,
+        content_type="text/plain; charset=utf-8",
+        original_filename="chants.txt",
+    )
+    download = client.get(f"/toolkits/{item_id}/download")
+    download.close()
+    assert download.headers["Content-Type"] == "text/plain; charset=utf-8"

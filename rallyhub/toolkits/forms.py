@@ -6,10 +6,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from rallyhub.forms import TEXT_FILTERS
 from rallyhub.rallies.forms import RALLY_LANGUAGES
+
+# Ids are 32-bit integers on every database; a larger number would be a database error.
+MAX_ID = 2**31 - 1
 
 KIND_LABELS = {
     "sign": _l("Sign"),
@@ -54,3 +57,14 @@ class ToolkitItemForm(FlaskForm):
         validators=[InputRequired()],
     )
     submit = SubmitField(_l("Save item"))
+
+    def validate_translation_of(self, field):
+        """The original is picked from the list: an item id, never free text."""
+        value = (field.data or "").strip()
+        if value and not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID):
+            raise ValidationError(_l("Pick an item from the list."))
+
+    def translation_of_id(self) -> int | None:
+        """The chosen original's id, once the form has validated."""
+        value = (self.translation_of.data or "").strip()
+        return int(value) if value else None

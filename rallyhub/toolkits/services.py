@@ -143,30 +143,35 @@ def save_item(
     item.audience = data.audience
     db.session.add(item)
     old_file = item.stored_name
-    partial = None
-    try:
-        if prepared is not None:
-            content, kind, name = prepared
-            partial, stored_name = files.store(content, current_app.config["UPLOAD_DIR"])
-            item.stored_name, item.original_filename = stored_name, name
-            item.content_type, item.size_bytes = kind.content_type, len(content)
-            item.body = None
-        elif data.body:
-            item.body = data.body
-            item.stored_name = item.original_filename = item.content_type = None
-            item.size_bytes = None
-        db.session.flush()
-    except Exception:
-        if partial is not None:
-            partial.unlink(missing_ok=True)
-        raise
     upload_dir = current_app.config["UPLOAD_DIR"]
-    if partial is not None:
-        partial.replace(files.path_of(upload_dir, item.stored_name))
+    if prepared is not None:
+        content, kind, name = prepared
+        # Stored under a temporary name and moved into place only when the request's commit
+        # succeeds; a rollback deletes it, so no file is left without its row.
+        partial, stored_name = files.store(content, upload_dir)
+        files.place_on_commit(db.session, partial, files.path_of(upload_dir, stored_name))
+        item.stored_name, item.original_filename = stored_name, name
+        item.content_type, item.size_bytes = kind.content_type, len(content)
+        item.body = None
+    elif data.body:
+        item.body = data.body
+        item.stored_name = item.original_filename = item.content_type = None
+        item.size_bytes = None
+    db.session.flush()
     if old_file and old_file != item.stored_name:
-        files.path_of(upload_dir, old_file).unlink(missing_ok=True)
+        files.remove_on_commit(db.session, files.path_of(upload_dir, old_file))
     record_audit(actor, "toolkit.create" if created else "toolkit.update", "toolkit_item", item.id)
     return item
+
+
+def clean_uploads(max_age_s: float = 3600) -> int:
+    """Finish or remove uploads a crashed request left half-stored; return how many went."""
+    stored = set(
+        db.session.scalars(
+            select(ToolkitItem.stored_name).where(ToolkitItem.stored_name.is_not(None))
+        )
+    )
+    return files.remove_stale_partials(current_app.config["UPLOAD_DIR"], stored, max_age_s)
 
 
 def archive_item(actor, item: ToolkitItem) -> None:

@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 from rallyhub.auth.access import hq_required
 from rallyhub.campaigns.services import get_campaign_by_slug, list_campaigns
 from rallyhub.errors import RallyhubError, UserError
+from rallyhub.extensions import writes_on_get
 from rallyhub.forms import ActionForm
 from rallyhub.toolkits import services
 from rallyhub.toolkits.forms import KIND_LABELS, ToolkitItemForm
@@ -56,6 +57,7 @@ def item(item_id: int):
 
 
 @bp.route("/toolkits/<int:item_id>/download")
+@writes_on_get
 def download(item_id: int):
     """The item's file, as an attachment, with its checked type and no sniffing."""
     item = services.get_item_or_404(item_id, current_user)
@@ -67,6 +69,8 @@ def download(item_id: int):
         download_name=item.original_filename or path.name,
         max_age=0,
     )
+    # The stored type already names its charset; send_file's mimetype would add another.
+    response.content_type = item.content_type
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -110,7 +114,7 @@ def _save(form: ToolkitItemForm, item=None):
         description=form.description.data or "",
         body=form.body.data or None,
         audience=Audience(form.audience.data),
-        translation_of=int(form.translation_of.data) if form.translation_of.data else None,
+        translation_of=form.translation_of_id(),
     )
     return services.save_item(current_user, item, data, upload)
 
