@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export RALLYHUB_ENV ?= development
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test bench lint install install-test browser clean messages
+.PHONY: run test bench lint install install-test browser clean messages fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ WITH_POSTGRES = if [ -z "$$TEST_DATABASE_URL" ] && $(BIN)/python -c "import psyc
 test: install-test browser
 	$(BIN)/ruff check rallyhub tests $(wildcard bench)
 	@$(WITH_POSTGRES); RALLYHUB_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# At least 1,000 examples per form, on every database that answers; prints "N cases, M server errors".
+fuzz: install-test
+	@$(WITH_POSTGRES); RALLYHUB_ENV=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz_routes.py -q -s -p no:logging $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check rallyhub tests $(wildcard bench)

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from rallyhub.routing import BoundedIntConverter
+from rallyhub.routing import CONVERTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str((config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
         instance_relative_config=True,
     )
-    app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters.update(CONVERTERS)
     from rallyhub import config as settings
 
     settings.load(app, config)
@@ -115,6 +115,7 @@ def _init_extensions(app: Flask) -> None:
     # when a phone changes networks; sessions here end instead through the nonce in the user
     # id (new password, disabled account) and the absolute lifetime.
     login_manager.session_protection = None
+
     @login_manager.user_loader
     def _load_user(session_id: str):
         return load_session_user(session_id, session.get(SESSION_ID_KEY))

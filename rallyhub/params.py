@@ -15,6 +15,28 @@ def _raw(args, name: str) -> str | None:
     return value.strip() or None if value is not None else None
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a NUL, a line break or another control character."""
+    return any(ch < " " or "\x7f" <= ch < "\xa0" for ch in text)
+
+
+def text_arg(args, name: str, max_length: int = 200) -> str | None:
+    """One line of text (no control characters, at most ``max_length``), or None when blank."""
+    raw = _raw(args, name)
+    if raw is None:
+        return None
+    if len(raw) > max_length or has_control_characters(raw):
+        raise UserError(
+            _(
+                "“%(name)s” must be one line of at most %(max)d characters.",
+                name=name,
+                max=max_length,
+            ),
+            field=name,
+        )
+    return raw
+
+
 def number_arg(args, name: str, low: float, high: float) -> float | None:
     """A finite number in [low, high], or None when absent or blank."""
     raw = _raw(args, name)

@@ -6,14 +6,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
-from rallyhub.params import country_arg, date_range_args, number_arg
+from rallyhub.params import (
+    country_arg,
+    date_range_args,
+    has_control_characters,
+    number_arg,
+    text_arg,
+)
 from rallyhub.places.search import (
     EventFilter,
     decode_cursor,
@@ -24,6 +29,7 @@ from rallyhub.places.search import (
 from rallyhub.places.services import search_place
 from rallyhub.rallies.models import Rally
 from rallyhub.signups.models import Signup, SignupStatus
+from rallyhub.urls import external_url
 
 DEFAULT_RADIUS_KM = 50.0
 DEFAULT_LIMIT = 50
@@ -53,7 +59,7 @@ def parse_event_query(args) -> EventQuery:
     if near is not None:
         if latitude is not None:
             raise UserError(_("Give “near” or “lat”/“lon”, not both."), field="near")
-        if not near.strip() or len(near) > 200:
+        if not near.strip() or len(near) > 200 or has_control_characters(near):
             raise UserError(_("“near” must name a place (1 to 200 characters)."), field="near")
         found = search_place(near)
         if found.place is None:
@@ -68,7 +74,7 @@ def parse_event_query(args) -> EventQuery:
     limit = number_arg(args, "limit", 1, MAX_LIMIT)
     if limit is not None and limit != int(limit):
         raise UserError(_("“limit” must be a whole number."), field="limit")
-    campaign = args.get("campaign")
+    campaign = text_arg(args, "campaign", 80)
     country = country_arg(args)
     start, end = date_range_args(args)
     cursor = args.get("cursor")
@@ -125,7 +131,7 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
         if limited
         else {}
     )
-    base = url_for("rallies.detail", rally_id=0, _external=True)[:-1]
+    base = external_url("rallies.detail", rally_id=0)[:-1]
     zones: dict[str, ZoneInfo] = {}
     features = []
     for rally_id in ids:
@@ -159,6 +165,27 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
             }
         )
     return features
+
+
+def next_page_args(query: EventQuery, cursor: str) -> dict[str, str]:
+    """The query string of the page after ``query``, rebuilt from its checked values only.
+
+    Echoing the request's own arguments would pass names such as ``_external`` or ``_scheme``
+    on to ``url_for``, which reads them as its own options.
+    """
+    filters = query.filters
+    values = {
+        "lat": query.latitude,
+        "lon": query.longitude,
+        "radius_km": query.radius_km if query.latitude is not None else None,
+        "campaign": filters.campaign_slug,
+        "country": filters.country_code,
+        "start": filters.start.isoformat() if filters.start else None,
+        "end": filters.end.isoformat() if filters.end else None,
+        "limit": query.limit,
+        "cursor": cursor,
+    }
+    return {name: str(value) for name, value in values.items() if value is not None}
 
 
 def events_collection(query: EventQuery) -> tuple[dict, str | None]:
@@ -201,7 +228,7 @@ def events_collection(query: EventQuery) -> tuple[dict, str | None]:
 
 def place_candidates(text: str) -> list[dict]:
     """Gazetteer candidates for ``text``, most populous first."""
-    if not text.strip() or len(text) > 200:
+    if not text.strip() or len(text) > 200 or has_control_characters(text):
         raise UserError(_("“q” must name a place (1 to 200 characters)."), field="q")
     found = search_place(text)
     places = ([found.place] if found.place else []) + found.alternatives

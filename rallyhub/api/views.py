@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, request
 
 from rallyhub.api import services
 from rallyhub.extensions import csrf
+from rallyhub.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -25,8 +26,8 @@ def events():
     query = services.parse_event_query(request.args)
     collection, next_cursor = services.events_collection(query)
     if next_cursor:
-        args = {**request.args.to_dict(), "cursor": next_cursor}
-        collection["next"] = url_for("api.events", _external=True, **args)
+        args = services.next_page_args(query, next_cursor)
+        collection["next"] = external_url("api.events", **args)
     response = jsonify(collection)
     response.mimetype = "application/geo+json"
     return _cached(response)

@@ -16,7 +16,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from rallyhub.forms import TEXT_FILTERS
+from rallyhub.forms import TEXT_FILTERS, single_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 HASHTAG_PATTERN = re.compile(r"^#\w{2,99}$")
@@ -26,7 +26,7 @@ class CampaignForm(FlaskForm):
     """Create or edit a campaign; the slug is fixed once created."""
 
     name = StringField(
-        _l("Name"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=200)]
+        _l("Name"), filters=TEXT_FILTERS, validators=[DataRequired(), single_line, Length(max=200)]
     )
     slug = StringField(
         _l("Address name (slug)"),

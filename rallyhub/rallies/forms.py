@@ -29,7 +29,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from rallyhub.forms import TEXT_FILTERS
+from rallyhub.forms import TEXT_FILTERS, single_line
 
 # The interface's languages and the campaign's most common others (BCP 47 codes).
 RALLY_LANGUAGES = [
@@ -54,24 +54,45 @@ def finite(form, field) -> None:
         raise ValidationError(_l("Please enter a number."))
 
 
+# Years a rally can plausibly take place in. Outside them a wall time may not even convert to
+# UTC (year 1 in UTC+4 is before datetime.min: an OverflowError, once a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+def plausible_year(form, field) -> None:
+    """Refuse times outside FIRST_YEAR..LAST_YEAR."""
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(
+            _l(
+                "Please enter a date between the years %(first)d and %(last)d.",
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            )
+        )
+
+
 class RallyForm(FlaskForm):
     """Register or edit a rally; times are in the rally's own local time."""
 
     campaign_id = SelectField(_l("Campaign"), coerce=int, validators=[InputRequired()])
     title = StringField(
-        _l("Title"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(min=3, max=200)]
+        _l("Title"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), single_line, Length(min=3, max=200)],
     )
     description = TextAreaField(
         _l("What is it about?"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
     )
     city = StringField(
-        _l("City"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=200)]
+        _l("City"), filters=TEXT_FILTERS, validators=[DataRequired(), single_line, Length(max=200)]
     )
     place_id = RadioField(
         _l("Which one?"), coerce=int, validate_choice=False, validators=[Optional()]
     )
     meeting_point = StringField(
-        _l("Meeting point"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=500)]
+        _l("Meeting point"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), single_line, Length(max=500)],
     )
     latitude = FloatField(
         _l("Exact pin: latitude"), validators=[Optional(), finite, NumberRange(-90, 90)]
@@ -80,10 +101,14 @@ class RallyForm(FlaskForm):
         _l("Exact pin: longitude"), validators=[Optional(), finite, NumberRange(-180, 180)]
     )
     starts_at = DateTimeLocalField(
-        _l("Starts (local time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+        _l("Starts (local time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired(), plausible_year],
     )
     ends_at = DateTimeLocalField(
-        _l("Ends (local time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+        _l("Ends (local time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired(), plausible_year],
     )
     capacity = IntegerField(
         _l("Capacity (leave empty for no limit)"),
@@ -146,11 +171,12 @@ class CoorganizerForm(FlaskForm):
         filters=TEXT_FILTERS,
         validators=[
             DataRequired(),
+            single_line,
             Length(max=254),
             Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
         ],
     )
-    submit = SubmitField(_l("Add co-organizer"))
+    submit = SubmitField(_l("Invite co-organizer"))
 
 
 class RejectForm(FlaskForm):

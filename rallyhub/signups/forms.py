@@ -24,7 +24,7 @@ from wtforms.validators import (
     Regexp,
 )
 
-from rallyhub.forms import TEXT_FILTERS
+from rallyhub.forms import TEXT_FILTERS, single_line
 
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-]{6,30}$")
 
@@ -35,13 +35,14 @@ class SignupForm(FlaskForm):
     name = StringField(
         _l("Your name (a first name is enough)"),
         filters=TEXT_FILTERS,
-        validators=[DataRequired(), Length(max=120)],
+        validators=[DataRequired(), single_line, Length(max=120)],
     )
     email = EmailField(
         _l("E-mail"),
         filters=TEXT_FILTERS,
         validators=[
             DataRequired(),
+            single_line,
             Length(max=254),
             Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
         ],
@@ -104,7 +105,9 @@ class MessageForm(FlaskForm):
     """A message to everyone signed up for a rally."""
 
     subject = StringField(
-        _l("Subject"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=150)]
+        _l("Subject"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), single_line, Length(max=150)],
     )
     body = TextAreaField(
         _l("Message"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=5000)]
