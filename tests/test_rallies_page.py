@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
-from rallyhub.rallies.models import RallyStatus, Visibility
+from rallyhub.auth.models import Role
+from rallyhub.extensions import db
+from rallyhub.rallies.models import Rally, RallyStatus, Visibility
 from rallyhub.rallies.privacy import snap_to_grid
+from tests.conftest import post_form
 
 # 18:00 in Yerevan (UTC+4) on 10 June 2031.
 START = datetime(2031, 6, 10, 14, 0, tzinfo=UTC)
@@ -142,7 +146,8 @@ def test_snapping_is_the_same_every_time_and_within_a_kilometre():
     "status", [RallyStatus.PENDING, RallyStatus.REJECTED, RallyStatus.CANCELLED]
 )
 def test_unpublished_rallies_are_404_to_the_public(client, rallies, status):
-    rally_id = rallies(status=status)
+    # Never approved: a rally cancelled while pending was never public.
+    rally_id = rallies(status=status, approved_dt=None)
     assert client.get(f"/rallies/{rally_id}").status_code == 404
     assert client.get(f"/rallies/{rally_id}.ics").status_code == 404
 
@@ -152,3 +157,124 @@ def test_page_loads_only_local_assets(client, yerevan):
     for url in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert not url.startswith("//"), url
         assert not re.match(r"https?://", url) or url.startswith("https://example.org/"), url
+
+
+def test_the_small_map_gets_the_configured_tiles(app, client, yerevan):
+    page = client.get(f"/rallies/{yerevan}").get_data(as_text=True)
+    assert f'data-tiles="{app.config["TILE_URL"]}"' in page
+    assert f'data-attribution="{app.config["TILE_ATTRIBUTION"]}"' in page
+
+
+def _approve_then_cancel(app, rallies, users, note="Police banned it; we meet online."):
+    """A rally that went the real way: registered, approved by HQ, cancelled by its organizer."""
+    from tests.conftest import AuthActions
+
+    organizer = users(email="org@example.org")
+    hq = users(email="hq@example.org", role=Role.HQ)
+    rally_id = rallies(
+        title="Rally in Yerevan",
+        status=RallyStatus.PENDING,
+        organizer_id=organizer,
+        visibility=Visibility.PROTECTED,
+        meeting_point=SECRET_POINT,
+        latitude=EXACT[0],
+        longitude=EXACT[1],
+        city="Yerevan",
+        country_code="AM",
+        timezone="Asia/Yerevan",
+    )
+    for email, action, data, page in [
+        ("hq@example.org", f"/hq/review/{rally_id}/approve", {}, "/hq/review"),
+        ("org@example.org", f"/rallies/{rally_id}/cancel", {"note": note}, None),
+    ]:
+        client = app.test_client()
+        AuthActions(client).login(email)
+        page = page or f"/rallies/{rally_id}/manage"
+        assert post_form(client, action, data, page=page).status_code == 302
+    assert hq
+    return rally_id
+
+
+def test_a_cancelled_rally_keeps_its_page_with_the_notice(app, client, rallies, users, campaigns):
+    rally_id = _approve_then_cancel(app, rallies, users)
+    response = client.get(f"/rallies/{rally_id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "This rally is cancelled." in page and "Police banned it" in page
+    assert 'id="signup"' not in page and "places left" not in page
+    assert SECRET_POINT not in page and str(EXACT[0]) not in page
+    signup = post_form(
+        client,
+        f"/rallies/{rally_id}/signup",
+        {"name": "Ana", "email": "a@example.org"},
+        page="/auth/register",
+    )
+    assert signup.status_code == 400 and "closed" in signup.get_data(as_text=True)
+
+
+def test_a_cancelled_rallys_calendars_say_cancelled(app, client, rallies, users):
+    rally_id = _approve_then_cancel(app, rallies, users)
+    (event,) = Calendar.from_ical(client.get(f"/rallies/{rally_id}.ics").data).walk("VEVENT")
+    assert event["STATUS"] == "CANCELLED"
+    with app.app_context():
+        slug = db.session.get(Rally, rally_id).campaign.slug
+    response = client.get(f"/campaigns/{slug}/rallies.ics")
+    (event,) = Calendar.from_ical(response.data).walk("VEVENT")
+    assert (str(event["SUMMARY"]).split(" #")[0], event["STATUS"]) == (
+        "Rally in Yerevan",
+        "CANCELLED",
+    )
+    assert SECRET_POINT not in response.get_data(as_text=True) and "GEO" not in event
+
+
+def test_a_cancelled_rally_leaves_the_map_the_feed_and_the_search(app, client, rallies, users):
+    rally_id = _approve_then_cancel(app, rallies, users)
+    assert client.get("/map/points.json").get_json() == []
+    assert client.get("/api/v1/events").get_json()["features"] == []
+    near = client.get(f"/near?lat={EXACT[0]}&lon={EXACT[1]}").get_data(as_text=True)
+    assert f'/rallies/{rally_id}"' not in near
+
+
+def test_a_rally_cancelled_before_its_review_stays_hidden(app, client, rallies, users):
+    from tests.conftest import AuthActions
+
+    users(email="org@example.org")
+    with app.app_context():
+        from rallyhub.auth.models import User
+
+        organizer = db.session.scalar(select(User.id).where(User.email == "org@example.org"))
+    rally_id = rallies(status=RallyStatus.PENDING, organizer_id=organizer, title="Never public")
+    AuthActions(client).login("org@example.org")
+    cancel = post_form(
+        client,
+        f"/rallies/{rally_id}/cancel",
+        {"note": "Changed our minds."},
+        page=f"/rallies/{rally_id}/manage",
+    )
+    assert cancel.status_code == 302
+    assert client.get(f"/rallies/{rally_id}").status_code == 200, "its organizer still sees it"
+    stranger = app.test_client()
+    assert stranger.get(f"/rallies/{rally_id}").status_code == 404
+    assert stranger.get(f"/rallies/{rally_id}.ics").status_code == 404
+    with app.app_context():
+        slug = db.session.get(Rally, rally_id).campaign.slug
+    calendar = Calendar.from_ical(stranger.get(f"/campaigns/{slug}/rallies.ics").data)
+    assert calendar.walk("VEVENT") == []
+
+
+def test_text_downloads_name_their_charset_once(app, client, rallies, users, campaigns):
+    from tests.conftest import post_form
+    from tests.factories import DEFAULT_PASSWORD
+
+    campaign_id = campaigns(slug="charset-check")
+    rally_id = rallies(campaign_id=campaign_id)
+    types = [
+        client.get(f"/rallies/{rally_id}.ics").headers["Content-Type"],
+        client.get("/campaigns/charset-check/rallies.ics").headers["Content-Type"],
+    ]
+    users(email="hq@example.org", role=Role.HQ)
+    post_form(client, "/auth/login", {"email": "hq@example.org", "password": DEFAULT_PASSWORD})
+    csv = client.get(f"/rallies/{rally_id}/attendees.csv")
+    types.append(csv.headers["Content-Type"])
+    csv.close()
+    assert [t.count("charset=utf-8") for t in types] == [1, 1, 1], types

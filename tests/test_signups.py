@@ -52,16 +52,17 @@ def test_sign_up_sends_a_private_manage_link(app, client, rallies, outbox):
     assert "You have a place." in page and "Rally in Lisbon" in page
 
 
-def test_signing_up_again_updates_and_never_counts_twice(app, client, rallies, outbox):
+def test_signing_up_again_changes_nothing_and_never_counts_twice(app, client, rallies, outbox):
     rally_id = rallies()
     first = _sign_up(client, rally_id, name="Ana")
     second = _sign_up(app.test_client(), rally_id, email=" ANA@example.org", name="Ana Lima")
-    assert _signups(app, rally_id) == [("ana@example.org", "Ana Lima", SignupStatus.GOING)]
+    assert _signups(app, rally_id) == [("ana@example.org", "Ana", SignupStatus.GOING)]
     # Same answer both times: nothing tells a stranger that the e-mail was already signed up.
     assert first.status_code == second.status_code == 302
     assert first.headers["Location"] == second.headers["Location"]
-    tokens = {link_in(m, "/s/") for m in outbox()}
-    assert len(tokens) == 1, "the manage link stays the same"
+    messages = outbox()
+    assert [m["To"] for m in messages] == ["ana@example.org"] * 2
+    assert len({link_in(m, "/s/") for m in messages}) == 1, "the manage link stays the same"
 
 
 def test_the_page_never_shows_the_manage_link(app, client, rallies):
@@ -133,16 +134,18 @@ def test_wrong_or_missing_tokens_are_404(client):
     assert client.get("/s/" + "x" * 300).status_code == 404
 
 
-def test_protected_meeting_point_is_shown_only_after_signing_up(app, client, rallies, outbox):
+def test_protected_meeting_point_reaches_a_supporter_only_through_the_e_mail(
+    app, client, rallies, outbox
+):
     rally_id = rallies(visibility=Visibility.PROTECTED, meeting_point=SECRET_POINT)
     assert SECRET_POINT not in client.get(f"/rallies/{rally_id}").get_data(as_text=True)
-    # The confirmation page is only for the browser that signed up.
-    stranger = app.test_client()
-    assert stranger.get(f"/rallies/{rally_id}/signed-up").status_code == 302
     response = _sign_up(client, rally_id)
-    assert SECRET_POINT in client.get(response.headers["Location"]).get_data(as_text=True)
+    # Whoever typed the address sees no meeting point: only its owner reads the e-mail.
+    thanks = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Thank you for signing up" in thanks and SECRET_POINT not in thanks
     assert SECRET_POINT in outbox()[0].get_content()
     assert SECRET_POINT in client.get(link_in(outbox()[0], "/s/")).get_data(as_text=True)
+    stranger = app.test_client()
     assert SECRET_POINT not in stranger.get(f"/rallies/{rally_id}/signed-up").get_data(as_text=True)
 
 
@@ -180,16 +183,29 @@ def test_phone_is_asked_and_kept_only_where_the_organizer_wants_it(app, client, 
     assert phones == {without: None, with_phone: "+39 333 1234567"}
 
 
-@pytest.mark.parametrize("status", [RallyStatus.PENDING, RallyStatus.CANCELLED])
-def test_no_sign_ups_for_unpublished_rallies(app, client, rallies, status):
-    rally_id = rallies(status=status)
+@pytest.mark.parametrize(
+    ("fields", "status_code"),
+    [
+        ({"status": RallyStatus.PENDING}, 404),
+        ({"status": RallyStatus.REJECTED}, 404),
+        # Cancelled before HQ approved it: it was never public.
+        ({"status": RallyStatus.CANCELLED, "approved_dt": None}, 404),
+        # Cancelled after approval: its page stays up with the notice, sign-ups are closed.
+        ({"status": RallyStatus.CANCELLED}, 400),
+    ],
+    ids=["pending", "rejected", "cancelled-unapproved", "cancelled-after-approval"],
+)
+def test_no_sign_ups_for_rallies_that_are_not_on(app, client, rallies, fields, status_code):
+    rally_id = rallies(**fields)
     response = post_form(
         client,
         f"/rallies/{rally_id}/signup",
         {"name": "Ana", "email": "ana@example.org"},
         page="/auth/register",
     )
-    assert response.status_code == 404
+    assert response.status_code == status_code
+    if status_code == 400:
+        assert "Sign-ups for this rally are closed." in response.get_data(as_text=True)
     assert _signups(app, rally_id) == []
 
 

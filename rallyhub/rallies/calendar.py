@@ -9,14 +9,15 @@ from icalendar import Calendar, Event
 
 from rallyhub.i18n import country_name
 from rallyhub.models import utcnow
-from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.rallies.services import Location, location_for
 
 
-def public_location(rally: Rally) -> str:
-    """Meeting point (when public), city and country, for a calendar or a feed."""
+def public_location(rally: Rally, location: Location) -> str:
+    """Meeting point (when the public may know it), city and country, for a calendar."""
     parts = [rally.city, country_name(rally.country_code)]
-    if rally.visibility is Visibility.PUBLIC and rally.meeting_point:
-        parts.insert(0, rally.meeting_point)
+    if location.meeting_point:
+        parts.insert(0, location.meeting_point)
     return ", ".join(parts)
 
 
@@ -38,10 +39,13 @@ def build_calendar(rallies: Iterable[Rally], url_of: Callable[[Rally], str], nam
         event.add("dtend", rally.end_dt.astimezone(zone))
         event.add("summary", f"{rally.title} {rally.campaign.hashtag}")
         event.add("description", f"{rally.description}\n\n{url}".strip())
-        event.add("location", public_location(rally))
+        # A calendar file is shared and synced: it carries what the public may know, even
+        # when an organizer downloads it.
+        location = location_for(rally)
+        event.add("location", public_location(rally, location))
         event.add("url", url)
-        if rally.visibility is Visibility.PUBLIC:
-            event.add("geo", (rally.public_latitude, rally.public_longitude))
+        if location.exact:
+            event.add("geo", (location.latitude, location.longitude))
         cancelled = rally.status is RallyStatus.CANCELLED
         event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
         calendar.add_component(event)

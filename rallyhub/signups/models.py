@@ -59,3 +59,11 @@ class Signup(db.Model):
     purged_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rally: Mapped[Rally] = relationship(back_populates="signups")
+
+    @property
+    def holds_a_place(self) -> bool:
+        """Going or waiting, and not yet purged: what entitles the holder to the meeting point."""
+        return self.purged_dt is None and self.status in (
+            SignupStatus.GOING,
+            SignupStatus.WAITLISTED,
+        )

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,9 +21,10 @@ from rallyhub.rallies.models import (
     Rally,
     RallyStatus,
     TurnoutReport,
-    Visibility,
 )
+from rallyhub.rallies.services import accepts_signups, location_for
 from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
+from rallyhub.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -79,90 +79,129 @@ def _insert(values: dict):
 
 
 def sign_up(rally_id: int, details: SignupDetails) -> Signup:
-    """Sign someone up, or update their earlier sign-up: never two for one e-mail.
+    """Sign someone up; an address that already has a sign-up changes nothing.
 
-    The row is written by one INSERT … ON CONFLICT on the (rally, e-mail) key, so two requests
-    arriving at the same instant still leave one sign-up.
+    What a stranger typing someone else's address can learn or change is nothing: the earlier
+    sign-up keeps its name, consent, phone and status, and its owner gets an e-mail with their
+    own link (which proves the address) instead. The row is written by one INSERT … ON
+    CONFLICT DO NOTHING on the (rally, e-mail) key, so two requests arriving at the same
+    instant still leave one sign-up.
     """
     rally = _lock_rally(rally_id)
-    if rally.status is not RallyStatus.APPROVED or rally.end_dt <= utcnow():
+    if not accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
     email = details.email.strip().lower()
-    existing = db.session.scalar(
-        select(Signup).where(Signup.rally_id == rally.id, Signup.email == email)
-    )
-    if existing is not None and existing.status in ACTIVE:
-        status = existing.status
-    else:
-        left = places_left(rally)
-        status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
+    left = places_left(rally)
+    status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
     now = utcnow()
-    phone = details.phone if rally.asks_phone else None
-    statement = _insert(
-        {
-            "rally_id": rally.id,
-            "name": details.name,
-            "email": email,
-            "phone": phone,
-            "consent_to_contact": details.consent,
-            "token": new_manage_token(),
-            "status": status,
-            "created_dt": now,
-            "updated_dt": now,
-        }
+    statement = (
+        _insert(
+            {
+                "rally_id": rally.id,
+                "name": details.name,
+                "email": email,
+                "phone": details.phone if rally.asks_phone else None,
+                "consent_to_contact": details.consent,
+                "token": new_manage_token(),
+                "status": status,
+                "created_dt": now,
+                "updated_dt": now,
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["rally_id", "email"])
+        .returning(Signup.id)
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["rally_id", "email"],
-        set_={
-            "name": details.name,
-            "phone": phone,
-            "consent_to_contact": details.consent,
-            "status": status,
-            "updated_dt": now,
-        },
-    ).returning(Signup.id)
-    signup_id = db.session.execute(statement).scalar_one()
-    signup = db.session.get(Signup, signup_id, populate_existing=True)
-    _send_confirmation(rally, signup, again=existing is not None)
+    signup_id = db.session.execute(statement).scalar_one_or_none()
+    if signup_id is None:
+        signup = db.session.scalar(
+            select(Signup).where(Signup.rally_id == rally.id, Signup.email == email)
+        )
+        _send_already_signed_up(rally, signup)
+        log.info("repeated sign-up for rally %s left sign-up %s as it was", rally.id, signup.id)
+        return signup
+    signup = db.session.get(Signup, signup_id)
+    _send_confirmation(rally, signup)
     log.info("sign-up %s for rally %s is %s", signup.id, rally.id, status.value)
     return signup
 
 
 def manage_url(signup: Signup) -> str:
     """The private link a supporter uses to change or cancel their sign-up."""
-    return url_for("signups.manage", token=signup.token, _external=True)
+    return external_url("signups.manage", token=signup.token)
 
 
-def _send_confirmation(rally: Rally, signup: Signup, again: bool) -> None:
+def where_line(rally: Rally, signup: Signup) -> str:
+    """The "Where:" of an e-mail to ``signup``: the meeting point and pin if it may see them."""
+    location = location_for(rally, signup=signup)
+    if location.meeting_point is None:
+        return _("Where: %(place)s", place=rally.city)
+    pin = f"{location.latitude:.5f}, {location.longitude:.5f}"
+    return _("Where: %(place)s", place=f"{location.meeting_point}, {rally.city} ({pin})")
+
+
+def _when_line(rally: Rally) -> str:
+    return _(
+        "When: %(when)s (%(zone)s)",
+        when=format_local_range(rally.start_dt, rally.end_dt, rally.timezone),
+        zone=rally.timezone,
+    )
+
+
+def _status_line(rally: Rally, signup: Signup) -> str:
+    if signup.status is SignupStatus.GOING:
+        return _("you are signed up for “%(title)s”.", title=rally.title)
+    return _(
+        "“%(title)s” is full: you are on the waiting list, and we write to you as soon "
+        "as a place frees up.",
+        title=rally.title,
+    )
+
+
+def _send_confirmation(rally: Rally, signup: Signup) -> None:
     lines = [
         _("Hello %(name)s,", name=signup.name),
         "",
-        _("you are signed up for “%(title)s”.", title=rally.title)
-        if signup.status is SignupStatus.GOING
-        else _(
-            "“%(title)s” is full: you are on the waiting list, and we write to you as soon "
-            "as a place frees up.",
-            title=rally.title,
-        ),
-        _(
-            "When: %(when)s (%(zone)s)",
-            when=format_local_range(rally.start_dt, rally.end_dt, rally.timezone),
-            zone=rally.timezone,
-        ),
-        _("Where: %(place)s", place=meeting_point_for_supporters(rally)),
+        _status_line(rally, signup),
+        _when_line(rally),
+        where_line(rally, signup),
         "",
         _("To change or cancel your sign-up, use your private link (do not share it):"),
         manage_url(signup),
     ]
-    if again:
-        lines[2:2] = [_("(Your details were updated from a new sign-up with this e-mail.)"), ""]
     send_mail(signup.email, _("Your sign-up: %(title)s", title=rally.title), "\n".join(lines))
 
 
-def meeting_point_for_supporters(rally: Rally) -> str:
-    """The meeting point with the exact pin, for people who signed up."""
-    pin = f"{rally.latitude:.5f}, {rally.longitude:.5f}"
-    return f"{rally.meeting_point}, {rally.city} ({pin})"
+def _send_already_signed_up(rally: Rally, signup: Signup) -> None:
+    """Tell the owner of an address that someone signed it up again; nothing was changed.
+
+    Nothing the new form held goes into the message: it may have been typed by a stranger.
+    """
+    if signup.status is SignupStatus.CANCELLED:
+        middle = [
+            _(
+                "someone, perhaps you, tried to sign this address up for “%(title)s” again. You "
+                "had cancelled your sign-up, and it stays cancelled.",
+                title=rally.title,
+            ),
+            _when_line(rally),
+            "",
+            _("To sign up again, open your private link (do not share it):"),
+        ]
+    else:
+        middle = [
+            _(
+                "someone, perhaps you, signed this address up for “%(title)s” again. You were "
+                "already signed up, and nothing has changed.",
+                title=rally.title,
+            ),
+            _status_line(rally, signup),
+            _when_line(rally),
+            where_line(rally, signup),
+            "",
+            _("To change or cancel your sign-up, use your private link (do not share it):"),
+        ]
+    lines = [_("Hello %(name)s,", name=signup.name), "", *middle, manage_url(signup)]
+    send_mail(signup.email, _("Your sign-up: %(title)s", title=rally.title), "\n".join(lines))
 
 
 def get_by_token(token: str) -> Signup:
@@ -175,8 +214,20 @@ def get_by_token(token: str) -> Signup:
     return signup
 
 
+def may_change(signup: Signup) -> bool:
+    """Whether the manage link may still change the details: an active sign-up to a live rally."""
+    return signup.status in ACTIVE and signup.rally.status is RallyStatus.APPROVED
+
+
+def may_rejoin(signup: Signup) -> bool:
+    """Whether a cancelled sign-up may be taken up again through its link."""
+    return signup.status is SignupStatus.CANCELLED and accepts_signups(signup.rally)
+
+
 def update_details(signup: Signup, name: str, phone: str | None, consent: bool) -> None:
-    """Change one's own name, phone and consent."""
+    """Change one's own name, phone and consent, while the sign-up is active."""
+    if not may_change(signup):
+        raise UserError(_("This sign-up can no longer be changed."))
     signup.name = name
     signup.phone = phone if signup.rally.asks_phone else None
     signup.consent_to_contact = consent
@@ -186,6 +237,7 @@ def cancel(token: str) -> Signup:
     """Cancel a sign-up through its link; the first on the waiting list takes the place."""
     signup = get_by_token(token)
     rally = _lock_rally(signup.rally_id)
+    db.session.refresh(signup)  # as it is now that the rally's sign-ups queue behind us
     if signup.status is SignupStatus.CANCELLED:
         return signup
     freed_place = signup.status is SignupStatus.GOING
@@ -193,6 +245,24 @@ def cancel(token: str) -> Signup:
     db.session.flush()
     if freed_place:
         promote_waitlisted(rally)
+    return signup
+
+
+def rejoin(token: str) -> Signup:
+    """Take a cancelled sign-up up again through its link: a place if one is free, else the
+    end of the waiting list."""
+    signup = get_by_token(token)
+    rally = _lock_rally(signup.rally_id)
+    # Read again under the lock: a second click may have rejoined it meanwhile.
+    db.session.refresh(signup)
+    if signup.status is not SignupStatus.CANCELLED:
+        return signup
+    if not may_rejoin(signup):
+        raise UserError(_("Sign-ups for this rally are closed."))
+    left = places_left(rally)
+    signup.status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
+    # The waiting list goes by sign-up time: coming back is signing up now, not jumping it.
+    signup.created_dt = utcnow()
     return signup
 
 
@@ -215,7 +285,7 @@ def promote_waitlisted(rally: Rally) -> list[Signup]:
                     _("Hello %(name)s,", name=signup.name),
                     "",
                     _("a place has freed up at “%(title)s” and it is yours.", title=rally.title),
-                    _("Where: %(place)s", place=meeting_point_for_supporters(rally)),
+                    where_line(rally, signup),
                     "",
                     _("Can't come after all? Cancel with your private link:"),
                     manage_url(signup),
@@ -223,11 +293,6 @@ def promote_waitlisted(rally: Rally) -> list[Signup]:
             ),
         )
     return promoted
-
-
-def sees_meeting_point(signup: Signup) -> bool:
-    """Whether this sign-up's manage page shows the exact meeting point."""
-    return signup.status in ACTIVE or signup.rally.visibility is Visibility.PUBLIC
 
 
 # -- organizers ------------------------------------------------------------------------------
@@ -322,7 +387,7 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
         link=rally_url,
     )
     for email, token in recipients:
-        manage = url_for("signups.manage", token=token, _external=True)
+        manage = external_url("signups.manage", token=token)
         send_mail(
             email,
             subject,

@@ -18,10 +18,10 @@ from flask_login import current_user, login_required
 
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.exports import csv_response
-from rallyhub.extensions import limiter
+from rallyhub.extensions import limiter, writes_on_get
 from rallyhub.forms import ActionForm
 from rallyhub.rallies import services as rallies
-from rallyhub.signups import services
+from rallyhub.signups import notices, services  # noqa: F401 (notices connects receivers)
 from rallyhub.signups.forms import (
     ManageSignupForm,
     MessageForm,
@@ -30,6 +30,7 @@ from rallyhub.signups.forms import (
     signup_form_for,
 )
 from rallyhub.signups.models import SignupStatus
+from rallyhub.urls import external_url
 
 bp = Blueprint("signups", __name__)
 
@@ -39,9 +40,27 @@ def _signup_statuses():
     return {"signup_statuses": SignupStatus}
 
 
-# Rallies this browser signed up for, so the confirmation page can show a protected meeting
-# point to the person who just signed up and to nobody else.
-SESSION_KEY = "signed_up"
+# Older versions listed the rallies a browser had joined under this key of the session cookie
+# (readable on a seized phone); it is dropped wherever it is still found.
+LEGACY_SESSION_KEY = "signed_up"
+
+# Pages that show a sign-up, or answer a change to one: never kept by a browser or proxy.
+PRIVATE_ENDPOINTS = frozenset(
+    {"signups.create", "signups.thanks", "signups.manage", "signups.cancel", "signups.rejoin"}
+)
+
+
+@bp.after_request
+def _no_store(response):
+    # Runs for error pages too (a refused change, a wrong token).
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _forget_joined_rallies() -> None:
+    if LEGACY_SESSION_KEY in session:
+        del session[LEGACY_SESSION_KEY]
 
 
 @bp.route("/rallies/<int:rally_id>/signup", methods=["POST"])
@@ -63,21 +82,17 @@ def create(rally_id: int):
             consent=form.consent.data,
         ),
     )
-    session[SESSION_KEY] = [rally.id, *session.get(SESSION_KEY, [])][:20]
+    _forget_joined_rallies()
     return redirect(url_for("signups.thanks", rally_id=rally.id))
 
 
 @bp.route("/rallies/<int:rally_id>/signed-up")
 def thanks(rally_id: int):
-    """The confirmation page: check your inbox, and the meeting point if it is protected."""
+    """The confirmation page: check your inbox. The same for every address and every visitor."""
     rally = rallies.get_rally_or_404(rally_id)
-    if rally_id not in session.get(SESSION_KEY, []):
-        return redirect(url_for("rallies.detail", rally_id=rally.id))
-    return render_template(
-        "signups/thanks.html",
-        rally=rally,
-        meeting_point=services.meeting_point_for_supporters(rally),
-    )
+    _forget_joined_rallies()
+    # What the public may see: the page must not depend on who typed which address.
+    return render_template("signups/thanks.html", rally=rally, location=rallies.location_for(rally))
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
@@ -95,9 +110,9 @@ def manage(token: str):
         rally=signup.rally,
         form=form,
         cancel_form=ActionForm(),
-        meeting_point=services.meeting_point_for_supporters(signup.rally)
-        if services.sees_meeting_point(signup)
-        else None,
+        location=rallies.location_for(signup.rally, signup=signup),
+        can_change=services.may_change(signup),
+        can_rejoin=services.may_rejoin(signup),
     ), 400 if form.errors else 200
 
 
@@ -106,6 +121,21 @@ def cancel(token: str):
     """Cancel one's own sign-up; a waiting person gets the place."""
     services.cancel(token)
     flash(_("Your sign-up is cancelled. Thank you for letting the organizers know."), "success")
+    return redirect(url_for("signups.manage", token=token))
+
+
+@bp.route("/s/<token>/rejoin", methods=["POST"])
+def rejoin(token: str):
+    """Sign up again after cancelling; the link proves the address."""
+    if not ActionForm().validate_on_submit():
+        raise UserError(_("Please try again from your private link."))
+    signup = services.rejoin(token)
+    flash(
+        _("You are signed up again.")
+        if signup.status is SignupStatus.GOING
+        else _("The rally is full: you are on the waiting list again."),
+        "success",
+    )
     return redirect(url_for("signups.manage", token=token))
 
 
@@ -126,6 +156,7 @@ def attendees(rally_id: int):
 
 
 @bp.route("/rallies/<int:rally_id>/attendees.csv")
+@writes_on_get
 @login_required
 def attendees_csv(rally_id: int):
     """The attendee list as CSV (an audited export of personal data)."""
@@ -223,7 +254,7 @@ def message(rally_id: int):
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
     form = MessageForm()
     if form.validate_on_submit():
-        link = url_for("rallies.detail", rally_id=rally.id, _external=True)
+        link = external_url("rallies.detail", rally_id=rally.id)
         sent = services.message_attendees(
             current_user, rally, form.subject.data, form.body.data, link
         )
