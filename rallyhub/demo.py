@@ -210,6 +210,7 @@ def seed(progress: Callable[[str], None] = print) -> dict[str, int]:
             capacity=5 if city == "Tbilisi" else None,
             languages="en",
             status=RallyStatus.PENDING if city == "Tbilisi" else RallyStatus.APPROVED,
+            approved_dt=None if city == "Tbilisi" else utcnow(),
             visibility=Visibility.PROTECTED if city == "İstanbul" else Visibility.PUBLIC,
         )
         db.session.add(rally)
@@ -256,6 +257,7 @@ def _past_rally(campaign: Campaign, password_hash: str) -> None:
         start_dt=start,
         end_dt=start + timedelta(hours=2),
         status=RallyStatus.APPROVED,
+        approved_dt=start - timedelta(days=10),
         description="The International Day Against Homophobia.",
     )
     db.session.add(rally)

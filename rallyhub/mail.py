@@ -201,6 +201,9 @@ class _Courier:
         self._wakeups: SimpleQueue[Flask] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Wake-ups not yet worked through; 0 means the courier holds no connection.
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
 
     def wake(self, app: Flask) -> None:
         with self._lock:
@@ -208,12 +211,18 @@ class _Courier:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="rallyhub-mail", daemon=True)
                 self._thread.start()
+            self._pending += 1
         self._wakeups.put(app)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every wake-up so far has been worked through; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def _run(self) -> None:
         while True:
             app = self._wakeups.get()
-            apps = {id(app): app}
+            apps, taken = {id(app): app}, 1
             # Many commits in a burst need one pass, not one each.
             while True:
                 try:
@@ -221,6 +230,7 @@ class _Courier:
                 except Empty:
                     break
                 apps[id(other)] = other
+                taken += 1
             for each in apps.values():
                 with each.app_context():
                     try:
@@ -229,9 +239,17 @@ class _Courier:
                         log.exception("mail delivery pass failed")
                     finally:
                         db.session.remove()
+            with self._idle:
+                self._pending -= taken
+                self._idle.notify_all()
 
 
 _courier = _Courier()
+
+
+def wait_for_delivery(timeout: float = 30.0) -> bool:
+    """Wait until this process's background deliveries are done (tests, a clean shutdown)."""
+    return _courier.wait_idle(timeout)
 
 
 def _after_commit(session: Session) -> None:

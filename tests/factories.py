@@ -95,6 +95,9 @@ class RallyFactory(_Factory):
             "visibility": Visibility.PUBLIC,
             **fields,
         }
+        if values["status"] in (RallyStatus.APPROVED, RallyStatus.CANCELLED):
+            # As if HQ had approved it (a cancelled one, before it was cancelled).
+            values.setdefault("approved_dt", values["start_dt"] - timedelta(days=14))
         values.setdefault("organizer_id", fields.get("organizer_id") or self.users())
         values.setdefault("campaign_id", fields.get("campaign_id") or self.campaigns())
         return self._save(Rally(**values))

@@ -149,3 +149,38 @@ def _insert_rallies_as_of_48c4d698db88(positions):
             ),
             [{"lat": lat, "lon": lon, "now": now} for lat, lon in positions],
         )
+
+
+def test_existing_rallies_learn_when_they_were_approved(make_app, tmp_path):
+    """The approval time comes from the audit record; a never-approved cancellation stays hidden."""
+    for url in _fresh_urls(tmp_path):
+        app = make_app(SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            upgrade(revision="48c4d698db88")
+            _insert_rallies_as_of_48c4d698db88([(40.18, 44.51)] * 4)
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE rallies SET status = 'cancelled' WHERE id IN (2, 3)")
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_records (actor_id, action, target_type, target_id,"
+                        " detail, created_dt) VALUES (1, 'rally.approve', 'rally', :id, '', :at)"
+                    ),
+                    [
+                        {"id": 1, "at": "2026-01-03 10:00:00"},
+                        {"id": 2, "at": "2026-01-05 10:00:00"},
+                        {"id": 2, "at": "2026-01-06 10:00:00"},
+                    ],
+                )
+            upgrade()
+            rows = db.session.execute(text("SELECT id, approved_dt FROM rallies ORDER BY id")).all()
+            db.session.rollback()
+            db.engine.dispose()
+        approved = {row_id: value and str(value)[:16] for row_id, value in rows}
+        assert approved == {
+            1: "2026-01-03 10:00",  # approved, from its audit record
+            2: "2026-01-05 10:00",  # cancelled after its first approval
+            3: None,  # cancelled before HQ approved it: never public
+            4: "2026-01-01 00:00",  # approved without a record (seeded): when it was created
+        }

@@ -241,6 +241,34 @@ def test_indexed_search_returns_exactly_what_a_full_scan_returns(
     db.session.rollback()
 
 
+def _spread_copies_over_the_world(cursor, rally_id: int, copies: int) -> None:
+    """Copy one rally ``copies`` times to points all over the world, and refresh the statistics
+    (PostgreSQL); each copy's band and unit vector are computed as the application does."""
+    from rallyhub.places.distance import BANDS_PER_DEGREE
+    from rallyhub.rallies.models import Rally
+
+    moved = {
+        "latitude": "lat",
+        "longitude": "lon",
+        "public_latitude": "lat",
+        "public_longitude": "lon",
+        "public_band": f"floor((lat + 90) * {BANDS_PER_DEGREE})",
+        "public_x": "cos(radians(lat)) * cos(radians(lon))",
+        "public_y": "cos(radians(lat)) * sin(radians(lon))",
+        "public_z": "sin(radians(lat))",
+    }
+    columns = [c.name for c in Rally.__table__.columns if c.name != "id"]
+    values = [moved.get(name, f"r.{name}") for name in columns]
+    cursor.execute(
+        f"INSERT INTO rallies ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608
+        "FROM rallies r, generate_series(1, %(copies)s) g, "
+        "LATERAL (SELECT -80 + mod(g * 0.053, 160) AS lat, -179 + mod(g * 7.31, 358) AS lon) p "
+        "WHERE r.id = %(id)s",
+        {"copies": copies, "id": rally_id},
+    )
+    cursor.execute("ANALYZE rallies")
+
+
 def _statement_of(search) -> tuple[str, object]:
     """The last SQL statement (and its parameters) that ``search()`` sent to the database."""
     from sqlalchemy import event
@@ -265,7 +293,7 @@ def test_radius_search_reads_the_index_not_the_table(app_ctx, rallies, centre):
     from rallyhub.extensions import db
     from rallyhub.places.search import find_rallies_near
 
-    rallies(latitude=centre[0], longitude=centre[1])
+    rally_id = rallies(latitude=centre[0], longitude=centre[1])
     statement, parameters = _statement_of(lambda: find_rallies_near(*centre, 300, limit=10))
     connection = db.session.connection()
     cursor = connection.connection.driver_connection.cursor()
@@ -275,7 +303,9 @@ def test_radius_search_reads_the_index_not_the_table(app_ctx, rallies, centre):
         assert "ix_rallies_radius_search" in plan, plan
         assert "SCAN rallies" not in plan, plan
     else:
-        # A near-empty table is cheapest to read whole: ask what the planner would do at scale.
+        # With one row, every index costs the same and the planner picks either: give it a
+        # table the size and spread of a real campaign's, then ask.
+        _spread_copies_over_the_world(cursor, rally_id, copies=3000)
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {statement}", parameters)
         plan = " / ".join(row[0] for row in cursor.fetchall())

@@ -22,6 +22,7 @@ from rallyhub.urls import external_url
 
 log = logging.getLogger(__name__)
 
+
 class ConfirmationResent(RallyhubError):
     """The password was right, the address is not confirmed yet: a new link is on its way.
 
@@ -101,12 +102,9 @@ def confirm_email(token: str) -> User:
 
 
 def _mark_confirmed(user: User) -> None:
-    """Record a proven address and hand over the co-organizer invitations sent to it."""
-    from rallyhub.rallies.services import accept_invites
-
+    """Record a proven address (co-organizer invitations to it wait for an explicit accept)."""
     if user.email_confirmed_dt is None:
         user.email_confirmed_dt = utcnow()
-        accept_invites(user)
 
 
 def authenticate(email: str, password: str) -> User:

@@ -15,6 +15,7 @@ from rallyhub.extensions import db
 from rallyhub.forms import ActionForm
 from rallyhub.rallies import services as rallies_services
 from rallyhub.rallies.calendar import build_calendar
+from rallyhub.urls import external_url
 
 bp = Blueprint("campaigns", __name__)
 
@@ -83,7 +84,7 @@ def calendar(slug: str):
     campaign = services.get_campaign_by_slug(slug)
     body = build_calendar(
         rallies_services.calendar_rallies(campaign.id),
-        lambda r: url_for("rallies.detail", rally_id=r.id, _external=True),
+        lambda r: external_url("rallies.detail", rally_id=r.id),
         campaign.hashtag,
     )
     return Response(

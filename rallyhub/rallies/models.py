@@ -131,6 +131,8 @@ class Rally(db.Model):
         enum_column(Visibility, "rally_visibility"), default=Visibility.PUBLIC
     )
     review_note: Mapped[str] = mapped_column(Text, default="")
+    # When HQ first approved the rally: a rally cancelled after that keeps its public page.
+    approved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_note: Mapped[str] = mapped_column(Text, default="")
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -149,7 +151,11 @@ class Rally(db.Model):
 
 
 class CoorganizerInvite(db.Model):
-    """A co-organizer invited by e-mail who has no confirmed account yet."""
+    """An invitation, sent to an e-mail address, to co-organize a rally once accepted.
+
+    Whether the address has an account plays no part: the invitee accepts through the link
+    mailed to them, signed in with that address.
+    """
 
     __tablename__ = "coorganizer_invites"
     __table_args__ = (UniqueConstraint("rally_id", "email"),)
@@ -158,7 +164,10 @@ class CoorganizerInvite(db.Model):
     rally_id: Mapped[int] = mapped_column(ForeignKey("rallies.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254), index=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Only a digest of the link's secret is kept: the database alone cannot accept anything.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_dt: Mapped[datetime] = mapped_column(UTCDateTime)
 
     rally: Mapped[Rally] = relationship(back_populates="invites")
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from rallyhub.audit import record_audit
+from rallyhub.audit import AuditRecord, record_audit
 from rallyhub.auth.models import User
+from rallyhub.auth.services import normalize_email
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
@@ -28,6 +35,8 @@ from rallyhub.rallies.models import (
     Visibility,
     rally_coorganizers,
 )
+from rallyhub.signals import rally_changed
+from rallyhub.urls import external_url
 
 # An exact pin further than this from the city centre is a typo (often swapped coordinates).
 MAX_PIN_DISTANCE_KM = 100.0
@@ -116,8 +125,15 @@ def can_manage(rally: Rally, user) -> bool:
 
 
 def is_public(rally: Rally) -> bool:
-    """Whether anyone may see the rally's page."""
-    return rally.status is RallyStatus.APPROVED
+    """Whether anyone may see the rally's page: approved, or cancelled after its approval.
+
+    A cancelled rally that had been public keeps its page with the cancellation notice, for
+    the people who signed up or saved the link; one cancelled before HQ approved it was never
+    public and stays hidden.
+    """
+    if rally.status is RallyStatus.APPROVED:
+        return True
+    return rally.status is RallyStatus.CANCELLED and rally.approved_dt is not None
 
 
 def get_rally_or_404(rally_id: int, *, for_edit: bool = False, user=None) -> Rally:
@@ -214,42 +230,106 @@ def create_rally(organizer: User, data: RallyInput) -> Rally:
     return rally
 
 
-def _reviewed_facts(rally: Rally) -> tuple:
-    """What HQ approved: a change to any of these needs a new review."""
-    return (
-        rally.city,
-        rally.country_code,
-        rally.latitude,
-        rally.longitude,
-        rally.start_dt,
-        rally.end_dt,
-        rally.visibility,
-    )
+# What HQ approved: a change to any of these sends an approved rally back to review.
+REVIEWED_FACTS = (
+    "title",
+    "description",
+    "meeting_point",
+    "city",
+    "country_code",
+    "latitude",
+    "longitude",
+    "start_dt",
+    "end_dt",
+    "visibility",
+)
+# Everything else an edit can change (the campaign is not a reviewed fact: HQ runs them all).
+OTHER_FACTS = ("place_id", "timezone", "capacity", "asks_phone", "languages", "campaign_id")
+# How HQ's review page names the reviewed facts (both coordinates are the pin).
+FACT_LABELS = {
+    "title": _l("title"),
+    "description": _l("description"),
+    "meeting_point": _l("meeting point"),
+    "city": _l("city"),
+    "country_code": _l("city"),
+    "latitude": _l("pin"),
+    "longitude": _l("pin"),
+    "start_dt": _l("start"),
+    "end_dt": _l("end"),
+    "visibility": _l("visibility"),
+}
+_CHANGED_DETAIL = re.compile(r"changed: ([a-z_,]+)")
+
+
+def _facts(rally: Rally) -> dict:
+    return {name: getattr(rally, name) for name in REVIEWED_FACTS + OTHER_FACTS}
 
 
 def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
-    """Change a rally; return True when the change sends an approved rally back to review."""
+    """Change a rally; return True when the change sends an approved rally back to review.
+
+    The audit record lists the changed fields (HQ's review page shows them), and
+    ``rally_changed`` tells the areas above (sign-ups hear of a new time or place).
+    """
     if not can_manage(rally, actor):
         raise NotAllowed()
     if rally.status in (RallyStatus.CANCELLED, RallyStatus.REJECTED):
         raise UserError(_("A cancelled or rejected rally cannot be changed."))
     if data.campaign_id != rally.campaign_id:
         active_campaign(data.campaign_id)
-    before, capacity_before = _reviewed_facts(rally), rally.capacity
+    before = _facts(rally)
     _apply(rally, data)
-    after = _reviewed_facts(rally)
-    if rally.capacity is None or (capacity_before or 0) < rally.capacity:
-        from rallyhub.signups.services import promote_waitlisted
-
-        db.session.flush()
-        promote_waitlisted(rally)
-    back_to_review = rally.status is RallyStatus.APPROVED and before != after and not actor.is_hq
+    after = _facts(rally)
+    changed = [name for name in before if before[name] != after[name]]
+    reviewed = [name for name in changed if name in REVIEWED_FACTS]
+    back_to_review = rally.status is RallyStatus.APPROVED and bool(reviewed) and not actor.is_hq
     if back_to_review:
         rally.status = RallyStatus.PENDING
-    record_audit(
-        actor, "rally.update", "rally", rally.id, "back to review" if back_to_review else ""
-    )
+    detail = f"changed: {','.join(changed)}" if changed else ""
+    if back_to_review:
+        detail += "; back to review"
+    record_audit(actor, "rally.update", "rally", rally.id, detail)
+    if changed:
+        db.session.flush()
+        rally_changed.send(rally, changed=frozenset(changed))
     return back_to_review
+
+
+def changes_since_approval(rally: Rally) -> list[str]:
+    """The reviewed facts changed since the edit that sent the rally back to review, as HQ's
+    page names them; empty for a rally that never went back.
+
+    Read from the audit record of its edits since HQ last approved it.
+    """
+    last_approval = (
+        select(func.coalesce(func.max(AuditRecord.id), 0))
+        .where(
+            AuditRecord.target_type == "rally",
+            AuditRecord.target_id == rally.id,
+            AuditRecord.action == "rally.approve",
+        )
+        .scalar_subquery()
+    )
+    details = db.session.scalars(
+        select(AuditRecord.detail)
+        .where(
+            AuditRecord.target_type == "rally",
+            AuditRecord.target_id == rally.id,
+            AuditRecord.action == "rally.update",
+            AuditRecord.id > last_approval,
+        )
+        .order_by(AuditRecord.id)
+    )
+    changed: set[str] = set()
+    back = False
+    for detail in details:
+        # Edits before that one were made (by HQ) to a rally that stayed approved.
+        back = back or detail.endswith("; back to review")
+        match = _CHANGED_DETAIL.search(detail)
+        if back and match:
+            changed.update(match.group(1).split(","))
+    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
+    return list(dict.fromkeys(labels))
 
 
 def cancel_rally(actor: User, rally: Rally, note: str) -> None:
@@ -265,47 +345,161 @@ def cancel_rally(actor: User, rally: Rally, note: str) -> None:
     record_audit(actor, "rally.cancel", "rally", rally.id)
 
 
-def add_coorganizer(actor: User, rally: Rally, email: str, rally_url: str) -> None:
-    """Give an organizer account the same rights on ``rally``, or invite the address.
+# -- co-organizers ---------------------------------------------------------------------------
 
-    The organizer is told the same thing either way, so nobody can use this to learn who has
-    an account: in some countries that alone would endanger a person.
+DEFAULT_INVITE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class PendingInvite:
+    """An invitation as the manage page lists it: the address the organizer typed."""
+
+    id: int
+    email: str
+    expires_dt: datetime
+    expired: bool
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invite_days() -> int:
+    return int(current_app.config.get("COORGANIZER_INVITE_DAYS", DEFAULT_INVITE_DAYS))
+
+
+def invite_is_open(invite: CoorganizerInvite) -> bool:
+    """Whether the invitation can still be accepted."""
+    return invite.expires_dt > utcnow()
+
+
+def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvite:
+    """Invite an address to co-organize ``rally``: it is mailed a link to accept.
+
+    Nothing here looks the address up: what the organizer sees, and what the address is sent,
+    are the same whether or not it has an account, so this cannot be used to learn who has
+    one (in some countries that alone would endanger a person). Inviting an address again
+    sends a new link (the old one stops working) and a new time to accept.
     """
     if not can_manage(rally, actor):
         raise NotAllowed()
-    from rallyhub.auth.services import find_user_by_email, normalize_email
-
     email = normalize_email(email)
-    user = find_user_by_email(email)
-    if user is not None and user.is_active:
-        if user.id != rally.organizer_id and not is_coorganizer(rally, user):
-            rally.coorganizers.append(user)
-        body = _(
-            "%(name)s added you as a co-organizer of “%(title)s”: %(link)s",
-            name=actor.name,
-            title=rally.title,
-            link=rally_url,
+    # Invitations to one rally queue one by one (SQLite serializes writers already), so
+    # inviting an address twice at once cannot break the (rally, e-mail) key.
+    db.session.execute(select(Rally.id).where(Rally.id == rally.id).with_for_update())
+    invite = db.session.scalar(
+        select(CoorganizerInvite).where(
+            CoorganizerInvite.rally_id == rally.id, CoorganizerInvite.email == email
         )
-    else:
-        if (
-            db.session.scalar(
-                select(CoorganizerInvite.id).where(
-                    CoorganizerInvite.rally_id == rally.id, CoorganizerInvite.email == email
-                )
-            )
-            is None
-        ):
-            db.session.add(
-                CoorganizerInvite(rally_id=rally.id, email=email, invited_by_id=actor.id)
-            )
-        body = _(
-            "%(name)s invited you to co-organize “%(title)s” on rallyhub. Register with "
-            "this e-mail address and the rally will be yours to manage too.",
-            name=actor.name,
-            title=rally.title,
-        )
+    )
+    if invite is None:
+        invite = CoorganizerInvite(rally_id=rally.id, email=email)
+        db.session.add(invite)
+    token = secrets.token_urlsafe(32)
+    days = _invite_days()
+    invite.invited_by_id = actor.id
+    invite.token_hash = _token_hash(token)
+    invite.created_dt = utcnow()
+    invite.expires_dt = invite.created_dt + timedelta(days=days)
+    db.session.flush()
+    body = "\n".join(
+        [
+            _(
+                "%(name)s invited you to co-organize “%(title)s” on rallyhub.",
+                name=actor.name,
+                title=rally.title,
+            ),
+            "",
+            _("To accept, open this link and confirm:"),
+            external_url("rallies.accept_invite", token=token),
+            "",
+            _(
+                "If you have a rallyhub account with this e-mail address, sign in with it "
+                "first. If you don't, register with this address, confirm it, and open the "
+                "link again."
+            ),
+            ngettext(
+                "The invitation expires in %(num)d day. If you do not want to co-organize, "
+                "ignore this message.",
+                "The invitation expires in %(num)d days. If you do not want to co-organize, "
+                "ignore this message.",
+                days,
+            ),
+        ]
+    )
     send_mail(email, _("You are invited to co-organize a rally"), body)
-    record_audit(actor, "rally.coorganizer_add", "rally", rally.id)
+    record_audit(actor, "rally.coorganizer_invite", "rally", rally.id, f"invite {invite.id}")
+    return invite
+
+
+def withdraw_invite(actor: User, rally: Rally, invite_id: int) -> None:
+    """Withdraw an invitation (pending or expired): its link stops working."""
+    if not can_manage(rally, actor):
+        raise NotAllowed()
+    invite = db.session.get(CoorganizerInvite, invite_id)
+    if invite is None or invite.rally_id != rally.id:
+        raise NotFound()
+    db.session.delete(invite)
+    record_audit(actor, "rally.coorganizer_withdraw", "rally", rally.id, f"invite {invite_id}")
+
+
+def pending_invites(rally: Rally) -> list[PendingInvite]:
+    """The rally's invitations not yet accepted, oldest first, the expired ones marked."""
+    invites = db.session.scalars(
+        select(CoorganizerInvite)
+        .where(CoorganizerInvite.rally_id == rally.id)
+        .order_by(CoorganizerInvite.created_dt, CoorganizerInvite.id)
+    )
+    return [
+        PendingInvite(invite.id, invite.email, invite.expires_dt, not invite_is_open(invite))
+        for invite in invites
+    ]
+
+
+def _unusable_invite() -> NotFound:
+    # One answer for every failure: unknown, withdrawn, expired, or not this account's.
+    return NotFound(
+        _(
+            "This invitation cannot be accepted. It may have expired or been withdrawn, or it "
+            "was sent to another e-mail address than the one you are signed in with."
+        )
+    )
+
+
+def open_invite(token: str) -> CoorganizerInvite:
+    """The open invitation a link is for; anything else gets the one neutral answer."""
+    if not token or len(token) > 64:
+        raise _unusable_invite()
+    invite = db.session.scalar(
+        select(CoorganizerInvite).where(CoorganizerInvite.token_hash == _token_hash(token))
+    )
+    if invite is None or not invite_is_open(invite):
+        raise _unusable_invite()
+    return invite
+
+
+def accept_invite(user, token: str) -> Rally:
+    """Make ``user`` a co-organizer through an invitation sent to their own address.
+
+    Only a signed-in, confirmed, active account whose e-mail is the invited address may
+    accept; everyone else gets the same answer as for an unknown link.
+    """
+    invite = open_invite(token)
+    if (
+        user is None
+        or not user.is_authenticated
+        or not user.is_active
+        or user.email_confirmed_dt is None
+        or user.email != invite.email
+    ):
+        raise _unusable_invite()
+    account = db.session.get(User, user.id)
+    rally = invite.rally
+    if rally.organizer_id != account.id and not is_coorganizer(rally, account):
+        rally.coorganizers.append(account)
+    record_audit(account, "rally.coorganizer_accept", "rally", rally.id, f"invite {invite.id}")
+    db.session.delete(invite)
+    return rally
 
 
 def remove_coorganizer(actor: User, rally: Rally, user_id: int) -> None:
@@ -314,23 +508,6 @@ def remove_coorganizer(actor: User, rally: Rally, user_id: int) -> None:
         raise NotAllowed()
     rally.coorganizers = [user for user in rally.coorganizers if user.id != user_id]
     record_audit(actor, "rally.coorganizer_remove", "rally", rally.id, str(user_id))
-
-
-def accept_invites(user: User) -> int:
-    """Turn the invitations for a newly confirmed e-mail into co-organizer rights."""
-    invites = db.session.scalars(
-        select(CoorganizerInvite).where(CoorganizerInvite.email == user.email)
-    ).all()
-    for invite in invites:
-        if invite.rally.organizer_id != user.id and user not in invite.rally.coorganizers:
-            invite.rally.coorganizers.append(user)
-        db.session.delete(invite)
-    return len(invites)
-
-
-def pending_invite_emails(rally: Rally) -> list[str]:
-    """Addresses invited to co-organize that have no account yet."""
-    return [invite.email for invite in rally.invites]
 
 
 def rallies_of(user: User) -> list[Rally]:
@@ -407,6 +584,8 @@ def approve_rally(actor: User, rally: Rally) -> None:
         raise UserError(_("Only pending rallies can be approved."))
     rally.status = RallyStatus.APPROVED
     rally.review_note = ""
+    if rally.approved_dt is None:
+        rally.approved_dt = utcnow()
     record_audit(actor, "rally.approve", "rally", rally.id)
 
 
@@ -431,6 +610,34 @@ def accepts_signups(rally: Rally) -> bool:
     return rally.status is RallyStatus.APPROVED and rally.end_dt > utcnow()
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a rally is, as one person may see it."""
+
+    latitude: float
+    longitude: float
+    meeting_point: str | None  # None: not for this person
+    exact: bool  # the organizer's pin; False: the centre of its ~1 km cell
+    confidential: bool  # shown only to those who signed up, organizers and HQ
+
+
+def location_for(rally: Rally, *, viewer=None, signup=None) -> Location:
+    """The position and meeting point of ``rally`` that ``viewer`` or ``signup`` may see.
+
+    The one rule for exact pins: a public rally's are public; a protected rally's go to its
+    organizers and HQ (``viewer``) and to an active sign-up reached through its manage link,
+    which proves the address (``signup``); everyone else gets the snapped pin and no meeting
+    point.
+    """
+    protected = rally.visibility is Visibility.PROTECTED
+    privileged = can_manage(rally, viewer) or (
+        signup is not None and signup.rally_id == rally.id and signup.holds_a_place
+    )
+    if protected and not privileged:
+        return Location(rally.public_latitude, rally.public_longitude, None, False, False)
+    return Location(rally.latitude, rally.longitude, rally.meeting_point or None, True, protected)
+
+
 def page_context(rally: Rally, signup_form=None) -> dict:
     """Everything the rally page shows, decided for the current person."""
     from rallyhub.signups.forms import signup_form_for
@@ -438,12 +645,13 @@ def page_context(rally: Rally, signup_form=None) -> dict:
 
     manager = can_manage(rally, current_user)
     form = signup_form or signup_form_for(rally)
+    open_ = accepts_signups(rally)
     return {
         "rally": rally,
         "can_edit": manager,
-        "show_exact": manager,
-        "signup_form": form if accepts_signups(rally) else None,
-        "places_left": places_left(rally),
+        "location": location_for(rally, viewer=current_user),
+        "signup_form": form if open_ else None,
+        "places_left": places_left(rally) if open_ else None,
     }
 
 
@@ -454,7 +662,11 @@ def calendar_rallies(campaign_id: int) -> list[Rally]:
         .options(joinedload(Rally.campaign))
         .where(
             Rally.campaign_id == campaign_id,
-            Rally.status.in_([RallyStatus.APPROVED, RallyStatus.CANCELLED]),
+            # The same rule as is_public: cancelled ones only if they had been public.
+            or_(
+                Rally.status == RallyStatus.APPROVED,
+                (Rally.status == RallyStatus.CANCELLED) & Rally.approved_dt.is_not(None),
+            ),
             Rally.end_dt > utcnow(),
         )
         .order_by(Rally.start_dt, Rally.id)

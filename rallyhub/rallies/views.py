@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from rallyhub.campaigns.services import list_campaigns
 from rallyhub.errors import RallyhubError
+from rallyhub.extensions import limiter
 from rallyhub.forms import ActionForm
 from rallyhub.places.services import PlaceAmbiguous, label_place, resolve_place
 from rallyhub.rallies import services
@@ -16,6 +18,7 @@ from rallyhub.rallies.calendar import build_calendar
 from rallyhub.rallies.forms import CancelForm, CoorganizerForm, RallyForm
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
 from rallyhub.toolkits.services import organizer_checklist
+from rallyhub.urls import external_url
 
 bp = Blueprint("rallies", __name__, url_prefix="/rallies")
 
@@ -141,7 +144,7 @@ def manage(rally_id: int):
         cancel_form=CancelForm(),
         coorganizer_form=CoorganizerForm(),
         action_form=ActionForm(),
-        invited=services.pending_invite_emails(rally),
+        invited=services.pending_invites(rally),
     )
 
 
@@ -158,17 +161,25 @@ def cancel(rally_id: int):
             cancel_form=form,
             coorganizer_form=CoorganizerForm(),
             action_form=ActionForm(),
-            invited=services.pending_invite_emails(rally),
+            invited=services.pending_invites(rally),
         ), 400
     services.cancel_rally(current_user, rally, form.note.data)
     flash(_("The rally is cancelled."), "success")
     return redirect(url_for("rallies.detail", rally_id=rally.id))
 
 
+def _per_account() -> str:
+    """Rate-limit key: the signed-in account (the route needs one), else the address."""
+    if current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return get_remote_address()
+
+
 @bp.route("/<int:rally_id>/coorganizers", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_COORGANIZER"], key_func=_per_account)
 @login_required
 def add_coorganizer(rally_id: int):
-    """Add a co-organizer by e-mail (told the same whether or not they have an account)."""
+    """Invite a co-organizer by e-mail (the same answer whether or not they have an account)."""
     rally = services.get_rally_or_404(rally_id, for_edit=True)
     form = CoorganizerForm()
     if not form.validate_on_submit():
@@ -178,18 +189,27 @@ def add_coorganizer(rally_id: int):
             cancel_form=CancelForm(),
             coorganizer_form=form,
             action_form=ActionForm(),
-            invited=services.pending_invite_emails(rally),
+            invited=services.pending_invites(rally),
         ), 400
-    link = url_for("rallies.detail", rally_id=rally.id, _external=True)
-    services.add_coorganizer(current_user, rally, form.email.data, link)
+    invite = services.invite_coorganizer(current_user, rally, form.email.data)
     flash(
         _(
-            "We have let %(email)s know. With an organizer account they can now manage this "
-            "rally; without one, they can register with that address to do so.",
-            email=form.email.data,
+            "We have sent an invitation to %(email)s. They become a co-organizer once they "
+            "accept it.",
+            email=invite.email,
         ),
         "success",
     )
+    return redirect(url_for("rallies.manage", rally_id=rally.id))
+
+
+@bp.route("/<int:rally_id>/invites/<int:invite_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_invite(rally_id: int, invite_id: int):
+    """Withdraw a co-organizer invitation; its link stops working."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    services.withdraw_invite(current_user, rally, invite_id)
+    flash(_("The invitation is withdrawn."), "success")
     return redirect(url_for("rallies.manage", rally_id=rally.id))
 
 
@@ -203,12 +223,28 @@ def remove_coorganizer(rally_id: int, user_id: int):
     return redirect(url_for("rallies.manage", rally_id=rally.id))
 
 
+@bp.route("/invites/<token>", methods=["GET", "POST"])
+def accept_invite(token: str):
+    """An invitation to co-organize: its rally, and a button to accept it."""
+    invite = services.open_invite(token)
+    form = ActionForm()
+    if form.validate_on_submit():
+        rally = services.accept_invite(current_user, token)
+        flash(_("You are now a co-organizer of “%(title)s”.", title=rally.title), "success")
+        return redirect(url_for("rallies.manage", rally_id=rally.id))
+    return render_template("rallies/accept_invite.html", rally=invite.rally, form=form, token=token)
+
+
+# HQ's review page names what changed since a rally's approval.
+bp.add_app_template_global(services.changes_since_approval, "changes_since_approval")
+
+
 @bp.route("/<int:rally_id>.ics")
 def calendar(rally_id: int):
     """The rally as an iCalendar file (public details only)."""
     rally = services.get_rally_or_404(rally_id)
     body = build_calendar(
-        [rally], lambda r: url_for("rallies.detail", rally_id=r.id, _external=True), rally.title
+        [rally], lambda r: external_url("rallies.detail", rally_id=r.id), rally.title
     )
     return Response(
         body,
