@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from rallyhub.auth.models import User
 from rallyhub.extensions import db
@@ -227,7 +227,9 @@ def test_password_reset_says_the_same_for_unknown_emails_and_works_once(app, use
     known = post_form(client, "/auth/reset", {"email": "org@example.org"})
     assert unknown.status_code == known.status_code == 302
     assert unknown.headers["Location"] == known.headers["Location"]
-    (message,) = outbox()
+    notice, message = outbox()
+    assert notice["To"] == "ghost@example.org" and "/auth/reset/" not in notice.get_content()
+    assert "no active account" in notice.get_content()
     path = link_in(message, "/auth/reset/")
     response = post_form(
         client, path, {"password": "fresh-maple-owl-41", "confirm": "fresh-maple-owl-41"}
@@ -236,6 +238,38 @@ def test_password_reset_says_the_same_for_unknown_emails_and_works_once(app, use
     again = client.get(path)
     assert again.status_code == 400
     assert b"invalid, used or expired" in again.data
+
+
+@pytest.mark.parametrize("disabled", [False, True], ids=["unknown", "disabled"])
+def test_password_reset_does_the_same_work_for_every_address(app, users, client, disabled):
+    """The same statements, in the same order, whether or not the address has an account:
+    the time of the answer tells nothing either."""
+    users(email="org@example.org")
+    users(email="off@example.org", disabled=True)
+    other = "off@example.org" if disabled else "ghost@example.org"
+    page = client.get("/auth/reset")  # the CSRF token's session, before counting
+
+    def statements_of(email):
+        sent = []
+
+        def remember(_conn, _cursor, statement, *_args):
+            sent.append(statement)
+
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", remember)
+            try:
+                response = client.post(
+                    "/auth/reset",
+                    data={"email": email, "csrf_token": csrf_from(page.get_data(as_text=True))},
+                )
+            finally:
+                event.remove(db.engine, "before_cursor_execute", remember)
+        assert response.status_code == 302
+        return sent
+
+    known = statements_of("org@example.org")
+    assert any(s.startswith("INSERT INTO outbox_messages") for s in known), known
+    assert statements_of(other) == known
 
 
 def test_tampered_links_are_refused(client):

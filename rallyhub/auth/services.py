@@ -140,9 +140,26 @@ def _set_password(user: User, password: str) -> None:
 
 
 def request_password_reset(email: str) -> None:
-    """Mail a reset link if the e-mail has an account; say nothing either way."""
+    """Mail a reset link to an account's address, or a notice to an address without one.
+
+    Both paths do the same work (one lookup, one signed token, one queued message) and end in
+    the same answer, so neither the reply nor its timing tells whether an address has an
+    account; only the address's owner, reading the message, learns it.
+    """
+    email = normalize_email(email)
     user = find_user_by_email(email)
     if user is None or user.is_disabled:
+        make_token(RESET, {"uid": 0, "pw": fingerprint(email)})
+        send_mail(
+            email,
+            _("Your request to reset a rallyhub password"),
+            _(
+                "Someone (perhaps you) asked to reset the password of a rallyhub account with "
+                "this e-mail address, but there is no active account with it.\n\nIf it was "
+                "you, perhaps you registered with another address. If it was not you, ignore "
+                "this message."
+            ),
+        )
         return
     token = make_token(RESET, {"uid": user.id, "pw": fingerprint(user.password_hash)})
     send_mail(
