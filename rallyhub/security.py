@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -141,9 +142,26 @@ def trust_proxies(app: Flask) -> None:
         )
 
 
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose idle lifetime only pages renew.
+
+    Flask re-sends a permanent session's cookie with every answer. A page's background
+    requests (map points, feeds, images) carry the cookie the page was loaded with; answered
+    after a sign-out, they would put that old cookie back over the new one and drop what the
+    new one holds (the "you are signed out" notice). Only HTML answers renew an unchanged
+    session; any answer still sends a session it changed.
+    """
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not session.modified and response.mimetype != "text/html":
+            return
+        super().save_session(app, session, response)
+
+
 def init_security(app: Flask) -> None:
     """Install the security headers, session lifetime checks and log filtering."""
     trust_proxies(app)
+    app.session_interface = PageSessionInterface()
     app.before_request(_enforce_absolute_lifetime)
     app.after_request(_set_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -169,6 +169,32 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, users, auth):
     assert "Expires=" in cookie, "the session is permanent so it has an idle lifetime"
 
 
+def test_only_pages_renew_an_unchanged_session(client, users, auth):
+    users(email="org@example.org")
+    auth.login("org@example.org")
+
+    def sets_cookie(path):
+        return any("rallyhub_session" in h for h in client.get(path).headers.getlist("Set-Cookie"))
+
+    assert sets_cookie("/"), "a page renews the idle lifetime"
+    assert not sets_cookie("/map/points.json")
+    assert not sets_cookie("/api/v1/events")
+
+
+def test_a_late_background_answer_keeps_the_sign_out_notice(client, users, auth):
+    users(email="org@example.org")
+    auth.login("org@example.org")
+    signed_in = client.get_cookie("rallyhub_session").value
+    auth.logout()
+    # The map's request left before the sign-out, with the old cookie, and answers after it.
+    signed_out = client.get_cookie("rallyhub_session").value
+    client.set_cookie("rallyhub_session", signed_in)
+    late = client.get("/map/points.json")
+    assert late.status_code == 200 and not late.headers.getlist("Set-Cookie")
+    client.set_cookie("rallyhub_session", signed_out)
+    assert "You are signed out." in client.get("/").get_data(as_text=True)
+
+
 def test_session_cookie_is_secure_outside_development(make_app):
     app = make_app(SESSION_COOKIE_SECURE=True)
     assert app.config["SESSION_COOKIE_SECURE"] is True
