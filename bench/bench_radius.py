@@ -124,7 +124,7 @@ def run(kind: str, count: int) -> None:
         from rallyhub.extensions import db
         from rallyhub.places.distance import bands, bounding_box, chord_squared, unit_vector
         from rallyhub.places.gazetteer import get_gazetteer
-        from rallyhub.places.search import find_rallies_near
+        from rallyhub.rallies.search import find_rallies_near
 
         app = create_app()
         started = time.perf_counter()

@@ -129,10 +129,18 @@ def _init_extensions(app: Flask) -> None:
     )
     app.jinja_env.filters["plain_text"] = plain_text
 
+    @app.context_processor
+    def _tiles():
+        # Every page with a map (home, rally, HQ's dashboard) draws the configured tiles.
+        return {
+            "tile_url": app.config["TILE_URL"],
+            "tile_attribution": app.config["TILE_ATTRIBUTION"],
+        }
+
 
 def _import_models() -> None:
     """Import every area's models so the metadata (and Alembic) sees all tables."""
-    import rallyhub.audit
+    import rallyhub.auth.audit
     import rallyhub.auth.models
     import rallyhub.campaigns.models
     import rallyhub.mail
@@ -149,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     from rallyhub.hq.views import bp as hq_bp
     from rallyhub.map.views import bp as map_bp
     from rallyhub.rallies.views import bp as rallies_bp
+    from rallyhub.rallies.views import campaign_bp as campaign_rallies_bp
     from rallyhub.signups.views import bp as signups_bp
     from rallyhub.toolkits.views import bp as toolkits_bp
 
@@ -160,6 +169,7 @@ def _register_blueprints(app: Flask) -> None:
         hq_bp,
         map_bp,
         rallies_bp,
+        campaign_rallies_bp,
         signups_bp,
         toolkits_bp,
     ):

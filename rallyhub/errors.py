@@ -47,12 +47,6 @@ class NotFound(RallyhubError):
     default_message = _l("We could not find what you were looking for.")
 
 
-class Conflict(RallyhubError):
-    """The request clashes with the current state of a record."""
-
-    status = 409
-
-
 class Busy(RallyhubError):
     """The service is temporarily overloaded; trying again shortly will work."""
 
@@ -69,7 +63,6 @@ TITLES = {
     403: _l("Not allowed"),
     404: _l("Page not found"),
     405: _l("Method not allowed"),
-    409: _l("Conflict"),
     413: _l("Too large"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
@@ -170,8 +163,7 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if _is_lock_timeout(error):
             log.warning("database stayed busy; answered 503")
-            response, status = error_response(503, str(MESSAGES[503]))
-            return response, status, {"Retry-After": "5"}
+            return handle_rallyhub_error(Busy())
         log.exception("database error")
         return error_response(500, str(MESSAGES[500]))
 

@@ -5,11 +5,17 @@ api, hq): when something in a lower area must set off work in a higher one, the 
 sends one of these signals and the higher area connects a receiver to it. Receivers run
 inside the sender's transaction, before the commit: they record what must happen (rows,
 queued e-mail), never deliver anything themselves.
+
+Signals whose name ends in ``_shown`` let a higher area add to a lower area's page (as
+Indico's template hooks do): each receiver returns a dict of template values, merged by
+:func:`values_from_signal`.
 """
 
 from __future__ import annotations
 
-from blinker import Namespace
+from typing import Any
+
+from blinker import NamedSignal, Namespace
 
 _signals = Namespace()
 
@@ -25,3 +31,30 @@ rally_changed = _signals.signal(
         ``{"start_dt", "meeting_point", "capacity"}``; never empty.
     """,
 )
+
+rally_page_shown = _signals.signal(
+    "rally-page-shown",
+    doc="""The public page of a rally is being rendered (``rallies.services.page_context``).
+
+    :param sender: the :class:`~rallyhub.rallies.models.Rally`.
+    :param signup_form: a sign-up form being shown again with its errors, or ``None``.
+    :return: template values, e.g. ``{"signup_form": ..., "places_left": ...}`` (sign-ups).
+    """,
+)
+
+organizer_dashboard_shown = _signals.signal(
+    "organizer-dashboard-shown",
+    doc="""An organizer's "My rallies" page is being rendered (``rallies.views.mine``).
+
+    :param sender: the signed-in :class:`~rallyhub.auth.models.User`.
+    :return: template values, e.g. ``{"checklist": ...}`` (toolkits' steps for organizers).
+    """,
+)
+
+
+def values_from_signal(signal: NamedSignal, sender: Any, **kwargs: Any) -> dict[str, Any]:
+    """Send ``signal`` and merge the dicts its receivers return."""
+    values: dict[str, Any] = {}
+    for _receiver, returned in signal.send(sender, **kwargs):
+        values.update(returned or {})
+    return values

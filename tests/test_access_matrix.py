@@ -56,7 +56,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple, tuple | None]] = {
     ('auth.reset_password', 'GET'): ((200, 200, 200, 200, 200, 200), None),
     ('auth.reset_password', 'POST'): ((400, 400, 400, 400, 400, 400), None),
     ('campaigns.archive', 'POST'): ((302, 302, 403, 403, 403, 302), None),
-    ('campaigns.calendar', 'GET'): ((200, 200, 200, 200, 200, 200), None),
+    ('campaign_rallies.campaign_calendar', 'GET'): ((200, 200, 200, 200, 200, 200), None),
     ('campaigns.create', 'GET'): ((302, 302, 403, 403, 403, 200), None),
     ('campaigns.create', 'POST'): ((302, 302, 403, 403, 403, 400), None),
     ('campaigns.edit', 'GET'): ((302, 302, 403, 403, 403, 200), None),

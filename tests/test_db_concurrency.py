@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from rallyhub.audit import AuditRecord, record_audit
+from rallyhub.auth.audit import AuditRecord, record_audit
 from rallyhub.extensions import db
 from tests.auth_data import REGISTRATION
 from tests.conftest import post_form

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from rallyhub.audit import AuditRecord
+from rallyhub.auth.audit import AuditRecord
 from rallyhub.auth.models import Role, User
 from rallyhub.extensions import db
 from tests.conftest import post_form

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from rallyhub.audit import AuditRecord
+from rallyhub.auth.audit import AuditRecord
 from rallyhub.extensions import db
 from rallyhub.rallies.models import Rally, RallyStatus
 from tests.conftest import post_form

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from rallyhub.audit import AuditRecord
+from rallyhub.auth.audit import AuditRecord
 from rallyhub.auth.models import Role
 from rallyhub.extensions import db
 from rallyhub.models import utcnow

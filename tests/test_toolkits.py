@@ -11,7 +11,7 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
 
-from rallyhub.audit import AuditRecord
+from rallyhub.auth.audit import AuditRecord
 from rallyhub.auth.models import Role
 from rallyhub.extensions import db
 from rallyhub.toolkits.models import Audience, ToolkitItem

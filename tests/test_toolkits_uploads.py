@@ -18,7 +18,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from PIL import Image
 from sqlalchemy import create_engine, select, text
 
-from rallyhub.audit import AuditRecord
+from rallyhub.auth.audit import AuditRecord
 from rallyhub.auth.models import Role
 from rallyhub.extensions import db
 from rallyhub.toolkits import files

@@ -7,28 +7,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
-from rallyhub.params import (
-    country_arg,
-    date_range_args,
-    has_control_characters,
-    number_arg,
-    text_arg,
-)
-from rallyhub.places.search import (
-    EventFilter,
-    decode_cursor,
-    encode_cursor,
-    filtered,
-    find_rallies_near,
-)
+from rallyhub.params import has_control_characters, number_arg
 from rallyhub.places.services import search_place
+from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
-from rallyhub.signups.models import Signup, SignupStatus
+from rallyhub.rallies.search import decode_cursor, encode_cursor, find_rallies_near
+from rallyhub.signups.services import places_left_of
 from rallyhub.urls import external_url
 
 DEFAULT_RADIUS_KM = 50.0
@@ -40,7 +29,7 @@ MAX_LIMIT = 500
 class EventQuery:
     """Validated parameters of GET /api/v1/events."""
 
-    filters: EventFilter
+    filters: RallyFilter
     latitude: float | None
     longitude: float | None
     radius_km: float
@@ -74,9 +63,7 @@ def parse_event_query(args) -> EventQuery:
     limit = number_arg(args, "limit", 1, MAX_LIMIT)
     if limit is not None and limit != int(limit):
         raise UserError(_("“limit” must be a whole number."), field="limit")
-    campaign = text_arg(args, "campaign", 80)
-    country = country_arg(args)
-    start, end = date_range_args(args)
+    filters = RallyFilter.from_args(args)
     cursor = args.get("cursor")
     if cursor is not None:
         try:
@@ -84,7 +71,7 @@ def parse_event_query(args) -> EventQuery:
         except ValueError:
             raise UserError(_("“cursor” is not one this API gave out."), field="cursor") from None
     return EventQuery(
-        EventFilter(campaign or None, country, start, end),
+        filters,
         latitude,
         longitude,
         radius,
@@ -119,18 +106,7 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
             .where(Rally.id.in_(ids))
         )
     }
-    limited = [row.id for row in rows.values() if row.capacity is not None]
-    going = (
-        dict(
-            db.session.execute(
-                select(Signup.rally_id, func.count())
-                .where(Signup.rally_id.in_(limited), Signup.status == SignupStatus.GOING)
-                .group_by(Signup.rally_id)
-            ).all()
-        )
-        if limited
-        else {}
-    )
+    left = places_left_of({row.id: row.capacity for row in rows.values()})
     base = external_url("rallies.detail", rally_id=0)[:-1]
     zones: dict[str, ZoneInfo] = {}
     features = []
@@ -148,9 +124,7 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
             "starts_at": row.start_dt.astimezone(zone).isoformat(),
             "timezone": row.timezone,
             "url": f"{base}{row.id}",
-            "spots_left": None
-            if row.capacity is None
-            else max(row.capacity - going.get(row.id, 0), 0),
+            "spots_left": left[row.id],
         }
         if rally_id in distances:
             properties["distance_km"] = round(distances[rally_id], 3)

@@ -5,16 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    EmailField,
     PasswordField,
     SelectChoice,
     SelectField,
-    StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from rallyhub.forms import TEXT_FILTERS
+from rallyhub.forms import email_field, name_field
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -81,31 +79,21 @@ def password_field(label) -> PasswordField:
     )
 
 
-def email_field() -> EmailField:
-    """An e-mail field with a syntax check (no network look-up)."""
-    return EmailField(
-        _l("E-mail"),
-        filters=TEXT_FILTERS,
-        validators=[
-            DataRequired(),
-            Length(max=254),
-            Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
+def repeat_password_field(label) -> PasswordField:
+    """The new password typed again, which must be the same."""
+    return PasswordField(
+        label,
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
 
 
 class RegistrationForm(FlaskForm):
     """Open an organizer account."""
 
-    name = StringField(
-        _l("Your name"), filters=TEXT_FILTERS, validators=[DataRequired(), Length(max=120)]
-    )
+    name = name_field(_l("Your name"))
     email = email_field()
     password = password_field(_l("Password"))
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    confirm = repeat_password_field(_l("Repeat the password"))
     submit = SubmitField(_l("Create account"))
 
 
@@ -124,10 +112,7 @@ class ChangePasswordForm(FlaskForm):
         _l("Current password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
     )
     password = password_field(_l("New password"))
-    confirm = PasswordField(
-        _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    confirm = repeat_password_field(_l("Repeat the new password"))
     submit = SubmitField(_l("Change password"))
 
 
@@ -142,10 +127,7 @@ class ResetPasswordForm(FlaskForm):
     """Choose a new password through a reset link."""
 
     password = password_field(_l("New password"))
-    confirm = PasswordField(
-        _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    confirm = repeat_password_field(_l("Repeat the new password"))
     submit = SubmitField(_l("Set password"))
 
 

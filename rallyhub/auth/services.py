@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from rallyhub.audit import record_audit
+from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import Role, User, UserSession, new_session_nonce
 from rallyhub.auth.passwords import hash_password, needs_rehash, verify_password
 from rallyhub.auth.tokens import fingerprint, make_token, read_token

@@ -28,7 +28,7 @@ from rallyhub.auth.forms import (
 )
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import limiter
-from rallyhub.forms import ActionForm
+from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.security import SESSION_ID_KEY, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -65,7 +65,7 @@ def register():
     if form.validate_on_submit():
         services.register_account(form.name.data, form.email.data, form.password.data)
         return redirect(url_for("auth.check_inbox"))
-    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+    return render_template("auth/register.html", form=form), form_status(form)
 
 
 @bp.route("/check-inbox")
@@ -97,7 +97,7 @@ def login():
         try:
             user = services.authenticate(form.email.data, form.password.data)
         except RallyhubError as error:
-            form.form_errors.append(error.message)
+            show_error(form, error)
             status = error.status
         else:
             _sign_in(user)
@@ -139,7 +139,7 @@ def change_password():
         try:
             services.change_password(current_user, form.current_password.data, form.password.data)
         except RallyhubError as error:
-            form.current_password.errors.append(error.message)
+            show_error(form, error, "current_password")
         else:
             # The new password ended every session, this one included: start a fresh one.
             _sign_in(current_user._get_current_object())
@@ -147,7 +147,7 @@ def change_password():
             return redirect(url_for("map.index"))
     return render_template(
         "auth/change_password.html", form=form, everywhere_form=ActionForm()
-    ), 400 if form.errors else 200
+    ), form_status(form)
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -158,7 +158,7 @@ def request_reset():
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
         return redirect(url_for("auth.check_inbox"))
-    return render_template("auth/reset_request.html", form=form), 400 if form.errors else 200
+    return render_template("auth/reset_request.html", form=form), form_status(form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -170,4 +170,4 @@ def reset_password(token: str):
         services.reset_password(token, form.password.data)
         flash(_("Your password has been set. You can sign in now."), "success")
         return redirect(url_for("auth.login"))
-    return render_template("auth/reset_password.html", form=form), 400 if form.errors else 200
+    return render_template("auth/reset_password.html", form=form), form_status(form)

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, utcnow
-
-if TYPE_CHECKING:
-    from rallyhub.rallies.models import Rally
-    from rallyhub.toolkits.models import ToolkitItem
 
 
 class Campaign(db.Model):
@@ -33,9 +28,6 @@ class Campaign(db.Model):
     end_date: Mapped[date | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    rallies: Mapped[list[Rally]] = relationship(back_populates="campaign")
-    toolkit_items: Mapped[list[ToolkitItem]] = relationship(back_populates="campaign")
 
     def __repr__(self) -> str:
         return f"<Campaign {self.slug}>"

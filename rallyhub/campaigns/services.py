@@ -7,7 +7,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from rallyhub.audit import record_audit
+from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError

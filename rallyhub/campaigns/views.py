@@ -1,8 +1,8 @@
-"""Campaign pages: HQ manages them under /hq/campaigns; everyone gets their calendar."""
+"""Campaign pages: HQ manages them under /hq/campaigns (their calendars are the rallies')."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,10 +12,7 @@ from rallyhub.campaigns.forms import CampaignForm
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import db
-from rallyhub.forms import ActionForm
-from rallyhub.rallies import services as rallies_services
-from rallyhub.rallies.calendar import build_calendar
-from rallyhub.urls import external_url
+from rallyhub.forms import ActionForm, form_status, show_error
 
 bp = Blueprint("campaigns", __name__)
 
@@ -42,13 +39,11 @@ def create():
                 current_user, slug=form.slug.data, **{name: form[name].data for name in EDITABLE}
             )
         except RallyhubError as error:
-            form[error.field or "name"].errors.append(error.message)
+            show_error(form, error, "name")
         else:
             flash(_("The campaign has been created."), "success")
             return redirect(url_for("campaigns.manage"))
-    return render_template("campaigns/edit.html", form=form, campaign=None), (
-        400 if form.errors else 200
-    )
+    return render_template("campaigns/edit.html", form=form, campaign=None), (form_status(form))
 
 
 @bp.route("/hq/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -63,9 +58,7 @@ def edit(campaign_id: int):
         services.update_campaign(current_user, campaign, **{n: form[n].data for n in EDITABLE})
         flash(_("The campaign has been saved."), "success")
         return redirect(url_for("campaigns.manage"))
-    return render_template("campaigns/edit.html", form=form, campaign=campaign), (
-        400 if form.errors else 200
-    )
+    return render_template("campaigns/edit.html", form=form, campaign=campaign), (form_status(form))
 
 
 @bp.route("/hq/campaigns/<int:campaign_id>/archive", methods=["POST"])
@@ -76,19 +69,3 @@ def archive(campaign_id: int):
     services.archive_campaign(current_user, campaign)
     flash(_("%(hashtag)s is archived.", hashtag=campaign.hashtag), "success")
     return redirect(url_for("campaigns.manage"))
-
-
-@bp.route("/campaigns/<slug>/rallies.ics")
-def calendar(slug: str):
-    """Every public rally of the campaign as one calendar; cancelled ones say so."""
-    campaign = services.get_campaign_by_slug(slug)
-    body = build_calendar(
-        rallies_services.calendar_rallies(campaign.id),
-        lambda r: external_url("rallies.detail", rally_id=r.id),
-        campaign.hashtag,
-    )
-    return Response(
-        body,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}.ics"'},
-    )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -14,8 +12,8 @@ from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name
-from rallyhub.params import date_range_args
-from rallyhub.rallies.models import Rally, RallyStatus, TurnoutReport
+from rallyhub.rallies.filters import RallyFilter, Scope, filtered
+from rallyhub.rallies.models import Rally, TurnoutReport
 from rallyhub.signups.models import Signup, SignupStatus
 
 ATTENDANCE_HEADER = [
@@ -40,24 +38,11 @@ COUNTRIES_HEADER = [
     "checked_in",
     "reported_turnout",
 ]
-# Summaries cover rallies that were (or are) really on; pending and rejected ones never were.
-COUNTED_STATUSES = (RallyStatus.APPROVED, RallyStatus.CANCELLED)
 
 
-@dataclass(frozen=True)
-class SummaryFilter:
-    """Which rallies a summary covers: a campaign and a range of start dates (UTC)."""
-
-    campaign_slug: str | None = None
-    start: date | None = None
-    end: date | None = None
-
-
-def parse_filter(args) -> SummaryFilter:
-    """Read ``campaign``, ``start`` and ``end`` from query arguments, or say what is wrong."""
-
-    start, end = date_range_args(args)
-    summary = SummaryFilter((args.get("campaign") or "").strip()[:80] or None, start, end)
+def parse_filter(args) -> RallyFilter:
+    """The summary's filter from query arguments; a campaign that does not exist is a 400."""
+    summary = RallyFilter.from_args(args)
     if (
         summary.campaign_slug
         and db.session.scalar(select(Campaign.id).where(Campaign.slug == summary.campaign_slug))
@@ -82,7 +67,7 @@ def _signup_totals():
     )
 
 
-def _per_rally(summary: SummaryFilter) -> Select:
+def _per_rally(summary: RallyFilter) -> Select:
     totals = _signup_totals()
     query = (
         select(
@@ -101,19 +86,12 @@ def _per_rally(summary: SummaryFilter) -> Select:
         .join(Campaign, Campaign.id == Rally.campaign_id)
         .outerjoin(totals, totals.c.rally_id == Rally.id)
         .outerjoin(TurnoutReport, TurnoutReport.rally_id == Rally.id)
-        .where(Rally.status.in_(COUNTED_STATUSES))
     )
-    if summary.campaign_slug:
-        query = query.where(Campaign.slug == summary.campaign_slug)
-    if summary.start:
-        query = query.where(Rally.start_dt >= datetime.combine(summary.start, time(), UTC))
-    if summary.end:
-        end = datetime.combine(summary.end + timedelta(days=1), time(), UTC)
-        query = query.where(Rally.start_dt < end)
-    return query
+    # Summaries cover rallies that were (or are) really on; pending and rejected ones never were.
+    return filtered(query, summary, Scope.HELD)
 
 
-def attendance_rows(summary: SummaryFilter) -> Iterator[tuple]:
+def attendance_rows(summary: RallyFilter) -> Iterator[tuple]:
     """One row per rally, in ATTENDANCE_HEADER's order, streamed from the database."""
     query = _per_rally(summary).order_by(Rally.start_dt, Rally.id)
     result = db.session.execute(query.execution_options(yield_per=2000))
@@ -150,7 +128,7 @@ def attendance_rows(summary: SummaryFilter) -> Iterator[tuple]:
         )
 
 
-def country_rows(summary: SummaryFilter) -> list[tuple]:
+def country_rows(summary: RallyFilter) -> list[tuple]:
     """One row per country, in COUNTRIES_HEADER's order, summed in the database."""
     per_rally = _per_rally(summary).subquery("per_rally")
     query = (
@@ -170,7 +148,7 @@ def country_rows(summary: SummaryFilter) -> list[tuple]:
     ]
 
 
-def campaign_totals(summary: SummaryFilter) -> list[dict]:
+def campaign_totals(summary: RallyFilter) -> list[dict]:
     """Per campaign: rallies, cities, countries, sign-ups, check-ins and reported turnout."""
     per_rally = _per_rally(summary).add_columns(Campaign.hashtag).subquery("per_rally")
     query = (
@@ -200,7 +178,7 @@ def campaign_totals(summary: SummaryFilter) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in db.session.execute(query)]
 
 
-def turnout_points(summary: SummaryFilter) -> list[dict]:
+def turnout_points(summary: RallyFilter) -> list[dict]:
     """Public positions and reported turnout of the rallies that reported one, for the map."""
     query = (
         _per_rally(summary)

@@ -16,6 +16,7 @@ from rallyhub.exports import csv_response, xlsx_response
 from rallyhub.extensions import db
 from rallyhub.forms import ActionForm
 from rallyhub.hq import services as summaries
+from rallyhub.rallies import review
 from rallyhub.rallies import services as rallies
 from rallyhub.rallies.forms import RejectForm
 from rallyhub.rallies.models import RallyStatus
@@ -79,8 +80,13 @@ def enable(user_id: int):
 def review_queue():
     """Pending rallies, oldest first, each with its likely duplicates and organizer history."""
     queue = [
-        (rally, rallies.likely_duplicates(rally), rallies.organizer_history(rally.organizer))
-        for rally in rallies.review_queue()
+        (
+            rally,
+            review.likely_duplicates(rally),
+            review.organizer_history(rally.organizer),
+            review.changes_since_approval(rally),
+        )
+        for rally in review.review_queue()
     ]
     return render_template(
         "hq/review.html",
@@ -96,7 +102,7 @@ def review_queue():
 def approve(rally_id: int):
     """Approve a pending rally: it goes public."""
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
-    rallies.approve_rally(current_user, rally)
+    review.approve_rally(current_user, rally)
     flash(_("“%(title)s” is approved and public.", title=rally.title), "success")
     return redirect(url_for("hq.review_queue"))
 
@@ -109,7 +115,7 @@ def reject(rally_id: int):
     form = RejectForm()
     if not form.validate_on_submit():
         raise UserError(_("Please tell the organizer why the rally is rejected."), field="note")
-    rallies.reject_rally(current_user, rally, form.note.data)
+    review.reject_rally(current_user, rally, form.note.data)
     flash(_("“%(title)s” is rejected; the organizer sees your note.", title=rally.title), "success")
     return redirect(url_for("hq.review_queue"))
 

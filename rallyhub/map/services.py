@@ -6,19 +6,26 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import folium
+from flask_babel import gettext as _
 from folium.plugins import FastMarkerCluster
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from rallyhub.campaigns.models import Campaign
+from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name
-from rallyhub.params import country_arg, date_range_args
-from rallyhub.places.search import EventFilter, filtered
+from rallyhub.params import number_arg
+from rallyhub.places.services import PlaceSearch, search_place
+from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
+from rallyhub.rallies.search import find_rallies_near
 
 LIST_PER_COUNTRY = 20
 LIST_SOONEST = 120
+DEFAULT_RADIUS_KM = 50
+# Results a "near me" search shows at most.
+NEAR_LIMIT = 100
 
 
 class LocalMap(folium.Map):
@@ -55,37 +62,79 @@ class RenderedMap:
     points: list | None = None
 
 
-def parse_filter(args) -> EventFilter:
-    """Campaign, country and date range from query arguments; bad ones are a clear 400."""
+# What a marker shows, in the order of its row: [lat, lon, id, title, city, start, zone].
+MARKER_COLUMNS = (
+    Rally.public_latitude,
+    Rally.public_longitude,
+    Rally.id,
+    Rally.title,
+    Rally.city,
+    Rally.start_dt,
+    Rally.timezone,
+)
 
-    start, end = date_range_args(args)
-    return EventFilter(
-        (args.get("campaign") or "").strip()[:80] or None, country_arg(args), start, end
-    )
+
+def _marker(values) -> list:
+    """A compact marker row, the start as epoch seconds (the browser formats it)."""
+    lat, lon, rally_id, title, city, start, zone = values
+    return [lat, lon, rally_id, title, city, int(start.timestamp()), zone]
 
 
-def map_points(filters: EventFilter) -> list[list]:
-    """Compact marker rows for the map: [lat, lon, id, title, city, start (epoch s), zone].
+def map_points(filters: RallyFilter) -> list[list]:
+    """Marker rows of the rallies ``filters`` covers, soonest first.
 
     Dates are formatted by the browser in the page's language and the rally's zone, so this
     list costs the server one query and no per-row formatting.
     """
-    query = filtered(
-        select(
-            Rally.public_latitude,
-            Rally.public_longitude,
-            Rally.id,
-            Rally.title,
-            Rally.city,
-            Rally.start_dt,
-            Rally.timezone,
-        ),
-        filters,
-    ).order_by(Rally.start_dt, Rally.id)
-    return [
-        [lat, lon, rally_id, title, city, int(start.timestamp()), zone]
-        for lat, lon, rally_id, title, city, start, zone in db.session.execute(query)
+    query = filtered(select(*MARKER_COLUMNS), filters).order_by(Rally.start_dt, Rally.id)
+    return [_marker(row) for row in db.session.execute(query)]
+
+
+@dataclass(frozen=True)
+class NearSearch:
+    """A "near me" search: the typed text or the shared position, a radius and the filter."""
+
+    text: str
+    found: PlaceSearch | None
+    centre: tuple[float, float] | None  # None: the typed place is unknown
+    radius_km: float
+    filters: RallyFilter
+
+
+def parse_near_search(args) -> NearSearch:
+    """Read ``q`` or ``lat``/``lon``, ``radius_km`` and the filter; a bad one is a UserError."""
+    filters = RallyFilter.from_args(args)
+    radius = number_arg(args, "radius_km", 1, 1000) or DEFAULT_RADIUS_KM
+    latitude, longitude = number_arg(args, "lat", -90, 90), number_arg(args, "lon", -180, 180)
+    text = (args.get("q") or "").strip()[:200]
+    if latitude is not None and longitude is not None:
+        return NearSearch(text, None, (latitude, longitude), radius, filters)
+    if not text:
+        raise UserError(_("Type a town, or share your location."), field="q")
+    found = search_place(text)
+    centre = (found.place.latitude, found.place.longitude) if found.place else None
+    return NearSearch(text, found, centre, radius, filters)
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """The rallies found near a search's centre, with their distances, and their markers."""
+
+    results: list[tuple[Rally, float]]
+    markers: list[list]
+
+
+def rallies_near(search: NearSearch, limit: int = NEAR_LIMIT) -> Nearby:
+    """The nearest rallies to ``search``'s centre, nearest first."""
+    assert search.centre is not None
+    page = find_rallies_near(*search.centre, search.radius_km, search.filters, limit=limit)
+    ids = [rally_id for rally_id, _km in page.hits]
+    rallies = {r.id: r for r in db.session.scalars(select(Rally).where(Rally.id.in_(ids)))}
+    results = [(rallies[rally_id], km) for rally_id, km in page.hits]
+    markers = [
+        _marker([getattr(rally, column.key) for column in MARKER_COLUMNS]) for rally, _ in results
     ]
+    return Nearby(results, markers)
 
 
 def render_map(
@@ -148,7 +197,7 @@ def _render(tile_url: str, attribution: str, centre, radius_km, zoom) -> Rendere
 
 
 def rallies_by_country(
-    filters: EventFilter, soonest: int = LIST_SOONEST, per_country: int = LIST_PER_COUNTRY
+    filters: RallyFilter, soonest: int = LIST_SOONEST, per_country: int = LIST_PER_COUNTRY
 ):
     """Countries (localized, sorted) with their count of rallies and the soonest of them.
 

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
-from flask_babel import gettext as _
 
-from rallyhub.errors import UserError
-from rallyhub.extensions import db
 from rallyhub.map import services
-from rallyhub.params import number_arg
-from rallyhub.places.search import find_rallies_near
-from rallyhub.places.services import search_place
-from rallyhub.rallies.models import Rally
+from rallyhub.rallies.filters import RallyFilter
 
 bp = Blueprint("map", __name__)
 
@@ -21,7 +15,7 @@ RADIUS_CHOICES = (10, 25, 50, 100, 250, 500)
 @bp.route("/")
 def index():
     """Campaign banner, the search box, the world map and the list by country."""
-    filters = services.parse_filter(request.args)
+    filters = RallyFilter.from_args(request.args)
     return render_template(
         "map/index.html",
         filters=filters,
@@ -41,7 +35,7 @@ def _points_url() -> str:
 @bp.route("/map/points.json")
 def points():
     """Marker rows for the map (public positions only), cacheable by browsers and proxies."""
-    response = jsonify(services.map_points(services.parse_filter(request.args)))
+    response = jsonify(services.map_points(RallyFilter.from_args(request.args)))
     response.add_etag()
     response.headers["Cache-Control"] = "public, max-age=60"
     return response.make_conditional(request)
@@ -50,51 +44,22 @@ def points():
 @bp.route("/near")
 def near():
     """Rallies nearest a typed place or the browser's location, with the distance to each."""
-    filters = services.parse_filter(request.args)
-    radius = number_arg(request.args, "radius_km", 1, 1000) or 50
-    latitude, longitude = (
-        number_arg(request.args, "lat", -90, 90),
-        number_arg(request.args, "lon", -180, 180),
-    )
-    query = (request.args.get("q") or "").strip()[:200]
-    found = None
-    if latitude is not None and longitude is not None:
-        centre = (latitude, longitude)
-    elif query:
-        found = search_place(query)
-        centre = (found.place.latitude, found.place.longitude) if found.place else None
-    else:
-        raise UserError(_("Type a town, or share your location."), field="q")
-    hits, rallies = [], {}
-    if centre is not None:
-        page = find_rallies_near(*centre, radius, filters, limit=100)
-        hits = page.hits
-        ids = [rally_id for rally_id, _km in hits]
-        rallies = {r.id: r for r in db.session.scalars(db.select(Rally).where(Rally.id.in_(ids)))}
-    rows = [
-        [
-            rallies[i].public_latitude,
-            rallies[i].public_longitude,
-            i,
-            rallies[i].title,
-            rallies[i].city,
-            int(rallies[i].start_dt.timestamp()),
-            rallies[i].timezone,
-        ]
-        for i, _km in hits
-    ]
+    search = services.parse_near_search(request.args)
+    nearby = services.rallies_near(search) if search.centre else None
     return render_template(
         "map/near.html",
-        query=query,
-        found=found,
-        centre=centre,
-        radius=radius,
-        filters=filters,
-        results=[(rallies[i], km) for i, km in hits],
-        wider=next((r for r in RADIUS_CHOICES if r > radius), None),
+        query=search.text,
+        found=search.found,
+        centre=search.centre,
+        radius=search.radius_km,
+        filters=search.filters,
+        results=nearby.results if nearby else [],
+        wider=next((r for r in RADIUS_CHOICES if r > search.radius_km), None),
         radius_choices=RADIUS_CHOICES,
-        nearby_map=services.render_map(points=rows, centre=list(centre), radius_km=radius)
-        if centre
+        nearby_map=services.render_map(
+            points=nearby.markers, centre=list(search.centre), radius_km=search.radius_km
+        )
+        if nearby
         else None,
     )
 
@@ -103,5 +68,5 @@ def near():
 def embed():
     """The map alone, for partner sites' iframes (the only page that may be framed)."""
     g.frame_ancestors = "*"
-    services.parse_filter(request.args)  # bad filters are a 400 here, not a broken map
+    RallyFilter.from_args(request.args)  # bad filters are a 400 here, not a broken map
     return render_template("map/embed.html", world=services.render_map(points_url=_points_url()))

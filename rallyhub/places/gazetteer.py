@@ -135,7 +135,6 @@ class Gazetteer:
         self._rank = ranks
         self._index = index
         self._by_id = {place.geonameid: number for number, place in enumerate(self._places)}
-        self._grid: dict[tuple[int, int], list[int]] | None = None
         self._primary = primary
         # One-typo neighbours of every primary name: a missing, extra, wrong or swapped
         # letter is found by a few dictionary look-ups instead of comparing with every name.
@@ -185,35 +184,6 @@ class Gazetteer:
             ),
         )
         return tuple(dict.fromkeys(self._places[n].name for n in ranked))[:count]
-
-    def nearest(self, latitude: float, longitude: float) -> Place | None:
-        """The gazetteer city closest to a point (for reverse geocoding)."""
-        from rallyhub.places.distance import distance_km
-
-        if self._grid is None:
-            grid: dict[tuple[int, int], list[int]] = defaultdict(list)
-            for number, place in enumerate(self._places):
-                grid[(math.floor(place.latitude), math.floor(place.longitude))].append(number)
-            self._grid = grid
-        row, column = math.floor(latitude), math.floor(longitude)
-        # Widen ring by ring of 1° cells; a ring beyond the best distance cannot hold a closer one.
-        best: tuple[float, Place] | None = None
-        for ring in range(0, 60):
-            for d_row in range(-ring, ring + 1):
-                for d_col in range(-ring, ring + 1):
-                    if max(abs(d_row), abs(d_col)) != ring:
-                        continue
-                    cell = (row + d_row, (column + d_col + 180) % 360 - 180)
-                    for number in self._grid.get(cell, ()):
-                        place = self._places[number]
-                        km = distance_km(latitude, longitude, place.latitude, place.longitude)
-                        if best is None or km < best[0]:
-                            best = (km, place)
-            if best is not None and best[0] < (ring - 1) * 111.0 * max(
-                math.cos(math.radians(min(abs(latitude) + ring, 89.0))), 0.01
-            ):
-                break
-        return best[1] if best else None
 
 
 def _country_names() -> dict[str, str]:

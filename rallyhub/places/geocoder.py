@@ -42,14 +42,6 @@ class OfflineGeocoder(Geocoder):
             return None
         return to_location(places[0]) if exactly_one else [to_location(p) for p in places]
 
-    def reverse(self, query, *, exactly_one: bool = True, **_kwargs):
-        """The nearest gazetteer city to a (latitude, longitude) pair."""
-        latitude, longitude = (float(value) for value in query)
-        place = self.gazetteer.nearest(latitude, longitude)
-        if place is None:
-            return None
-        return to_location(place) if exactly_one else [to_location(place)]
-
 
 class FallbackGeocoder(Geocoder):
     """Ask ``primary`` (an online geopy geocoder) first; on any failure, ``fallback`` answers.
@@ -73,14 +65,3 @@ class FallbackGeocoder(Geocoder):
         if found:
             return found
         return self.fallback.geocode(query, exactly_one=exactly_one)
-
-    def reverse(self, query, *, exactly_one: bool = True, **kwargs):
-        """The primary's reverse answer, or the fallback's."""
-        try:
-            found = self.primary.reverse(query, exactly_one=exactly_one, **kwargs)
-        except (GeopyError, OSError, ValueError) as error:
-            log.warning(
-                "online reverse geocoder failed (%s); answering offline", type(error).__name__
-            )
-            found = None
-        return found or self.fallback.reverse(query, exactly_one=exactly_one)

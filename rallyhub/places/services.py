@@ -31,14 +31,6 @@ class PlaceAmbiguous(UserError):
         self.candidates = candidates
 
 
-@dataclass(frozen=True)
-class PlaceLabel:
-    """A place as a person reads it: "Valencia, Venezuela"."""
-
-    place: Place
-    label: str
-
-
 def label_place(place: Place) -> str:
     """The place's name with its localized country."""
     return f"{place.name}, {country_name(place.country_code)}"

@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    EmailField,
     FloatField,
     IntegerField,
     RadioField,
@@ -21,7 +20,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -29,7 +27,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from rallyhub.forms import TEXT_FILTERS, single_line
+from rallyhub.forms import TEXT_FILTERS, email_field, single_line
 
 # The interface's languages and the campaign's most common others (BCP 47 codes).
 RALLY_LANGUAGES = [
@@ -166,16 +164,7 @@ class CancelForm(FlaskForm):
 class CoorganizerForm(FlaskForm):
     """Invite a co-organizer by e-mail."""
 
-    email = EmailField(
-        _l("Co-organizer's e-mail"),
-        filters=TEXT_FILTERS,
-        validators=[
-            DataRequired(),
-            single_line,
-            Length(max=254),
-            Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
+    email = email_field(_l("Co-organizer's e-mail"))
     submit = SubmitField(_l("Invite co-organizer"))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
@@ -20,14 +19,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rallyhub.auth.models import User
+from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, enum_column, utcnow
 from rallyhub.places.distance import BANDS_PER_DEGREE, latitude_band, unit_vector
 from rallyhub.rallies.privacy import public_position
-
-if TYPE_CHECKING:
-    from rallyhub.campaigns.models import Campaign
-    from rallyhub.signups.models import Signup
 
 
 class RallyStatus(enum.Enum):
@@ -137,10 +133,10 @@ class Rally(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    campaign: Mapped[Campaign] = relationship(back_populates="rallies")
+    # One way: campaigns sit below rallies and know nothing of them.
+    campaign: Mapped[Campaign] = relationship()
     organizer: Mapped[User] = relationship(foreign_keys=[organizer_id])
     coorganizers: Mapped[list[User]] = relationship(secondary=rally_coorganizers)
-    signups: Mapped[list[Signup]] = relationship(back_populates="rally")
     turnout_report: Mapped[TurnoutReport | None] = relationship(back_populates="rally")
     invites: Mapped[list[CoorganizerInvite]] = relationship(
         back_populates="rally", cascade="all, delete-orphan"

@@ -1,47 +1,40 @@
-"""Rally rules: registering, editing, reviewing, and who may see or change what."""
+"""Rally rules: registering and editing, and who may see or change what.
+
+HQ's review is in ``review``, co-organizers in ``coorganizers``.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import joinedload
 
-from rallyhub.audit import AuditRecord, record_audit
+from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
-from rallyhub.auth.services import normalize_email
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
-from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
-from rallyhub.places.distance import bounding_box, distance_km
+from rallyhub.places.distance import distance_km
 from rallyhub.places.gazetteer import Place
 from rallyhub.places.services import meeting_point_position
+from rallyhub.rallies.filters import was_public
 from rallyhub.rallies.models import (
-    CoorganizerInvite,
     Rally,
     RallyStatus,
     Visibility,
     rally_coorganizers,
 )
-from rallyhub.signals import rally_changed
-from rallyhub.urls import external_url
+from rallyhub.signals import rally_changed, rally_page_shown, values_from_signal
 
 # An exact pin further than this from the city centre is a typo (often swapped coordinates).
 MAX_PIN_DISTANCE_KM = 100.0
 MAX_DURATION = timedelta(days=3)
-DUPLICATE_RADIUS_KM = 25.0
 
 
 @dataclass(frozen=True)
@@ -245,20 +238,6 @@ REVIEWED_FACTS = (
 )
 # Everything else an edit can change (the campaign is not a reviewed fact: HQ runs them all).
 OTHER_FACTS = ("place_id", "timezone", "capacity", "asks_phone", "languages", "campaign_id")
-# How HQ's review page names the reviewed facts (both coordinates are the pin).
-FACT_LABELS = {
-    "title": _l("title"),
-    "description": _l("description"),
-    "meeting_point": _l("meeting point"),
-    "city": _l("city"),
-    "country_code": _l("city"),
-    "latitude": _l("pin"),
-    "longitude": _l("pin"),
-    "start_dt": _l("start"),
-    "end_dt": _l("end"),
-    "visibility": _l("visibility"),
-}
-_CHANGED_DETAIL = re.compile(r"changed: ([a-z_,]+)")
 
 
 def _facts(rally: Rally) -> dict:
@@ -295,43 +274,6 @@ def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
     return back_to_review
 
 
-def changes_since_approval(rally: Rally) -> list[str]:
-    """The reviewed facts changed since the edit that sent the rally back to review, as HQ's
-    page names them; empty for a rally that never went back.
-
-    Read from the audit record of its edits since HQ last approved it.
-    """
-    last_approval = (
-        select(func.coalesce(func.max(AuditRecord.id), 0))
-        .where(
-            AuditRecord.target_type == "rally",
-            AuditRecord.target_id == rally.id,
-            AuditRecord.action == "rally.approve",
-        )
-        .scalar_subquery()
-    )
-    details = db.session.scalars(
-        select(AuditRecord.detail)
-        .where(
-            AuditRecord.target_type == "rally",
-            AuditRecord.target_id == rally.id,
-            AuditRecord.action == "rally.update",
-            AuditRecord.id > last_approval,
-        )
-        .order_by(AuditRecord.id)
-    )
-    changed: set[str] = set()
-    back = False
-    for detail in details:
-        # Edits before that one were made (by HQ) to a rally that stayed approved.
-        back = back or detail.endswith("; back to review")
-        match = _CHANGED_DETAIL.search(detail)
-        if back and match:
-            changed.update(match.group(1).split(","))
-    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
-    return list(dict.fromkeys(labels))
-
-
 def cancel_rally(actor: User, rally: Rally, note: str) -> None:
     """Cancel a rally with a message shown to the people who signed up."""
     if not can_manage(rally, actor):
@@ -343,171 +285,6 @@ def cancel_rally(actor: User, rally: Rally, note: str) -> None:
     rally.status = RallyStatus.CANCELLED
     rally.cancel_note = note
     record_audit(actor, "rally.cancel", "rally", rally.id)
-
-
-# -- co-organizers ---------------------------------------------------------------------------
-
-DEFAULT_INVITE_DAYS = 7
-
-
-@dataclass(frozen=True)
-class PendingInvite:
-    """An invitation as the manage page lists it: the address the organizer typed."""
-
-    id: int
-    email: str
-    expires_dt: datetime
-    expired: bool
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _invite_days() -> int:
-    return int(current_app.config.get("COORGANIZER_INVITE_DAYS", DEFAULT_INVITE_DAYS))
-
-
-def invite_is_open(invite: CoorganizerInvite) -> bool:
-    """Whether the invitation can still be accepted."""
-    return invite.expires_dt > utcnow()
-
-
-def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvite:
-    """Invite an address to co-organize ``rally``: it is mailed a link to accept.
-
-    Nothing here looks the address up: what the organizer sees, and what the address is sent,
-    are the same whether or not it has an account, so this cannot be used to learn who has
-    one (in some countries that alone would endanger a person). Inviting an address again
-    sends a new link (the old one stops working) and a new time to accept.
-    """
-    if not can_manage(rally, actor):
-        raise NotAllowed()
-    email = normalize_email(email)
-    # Invitations to one rally queue one by one (SQLite serializes writers already), so
-    # inviting an address twice at once cannot break the (rally, e-mail) key.
-    db.session.execute(select(Rally.id).where(Rally.id == rally.id).with_for_update())
-    invite = db.session.scalar(
-        select(CoorganizerInvite).where(
-            CoorganizerInvite.rally_id == rally.id, CoorganizerInvite.email == email
-        )
-    )
-    if invite is None:
-        invite = CoorganizerInvite(rally_id=rally.id, email=email)
-        db.session.add(invite)
-    token = secrets.token_urlsafe(32)
-    days = _invite_days()
-    invite.invited_by_id = actor.id
-    invite.token_hash = _token_hash(token)
-    invite.created_dt = utcnow()
-    invite.expires_dt = invite.created_dt + timedelta(days=days)
-    db.session.flush()
-    body = "\n".join(
-        [
-            _(
-                "%(name)s invited you to co-organize “%(title)s” on rallyhub.",
-                name=actor.name,
-                title=rally.title,
-            ),
-            "",
-            _("To accept, open this link and confirm:"),
-            external_url("rallies.accept_invite", token=token),
-            "",
-            _(
-                "If you have a rallyhub account with this e-mail address, sign in with it "
-                "first. If you don't, register with this address, confirm it, and open the "
-                "link again."
-            ),
-            ngettext(
-                "The invitation expires in %(num)d day. If you do not want to co-organize, "
-                "ignore this message.",
-                "The invitation expires in %(num)d days. If you do not want to co-organize, "
-                "ignore this message.",
-                days,
-            ),
-        ]
-    )
-    send_mail(email, _("You are invited to co-organize a rally"), body)
-    record_audit(actor, "rally.coorganizer_invite", "rally", rally.id, f"invite {invite.id}")
-    return invite
-
-
-def withdraw_invite(actor: User, rally: Rally, invite_id: int) -> None:
-    """Withdraw an invitation (pending or expired): its link stops working."""
-    if not can_manage(rally, actor):
-        raise NotAllowed()
-    invite = db.session.get(CoorganizerInvite, invite_id)
-    if invite is None or invite.rally_id != rally.id:
-        raise NotFound()
-    db.session.delete(invite)
-    record_audit(actor, "rally.coorganizer_withdraw", "rally", rally.id, f"invite {invite_id}")
-
-
-def pending_invites(rally: Rally) -> list[PendingInvite]:
-    """The rally's invitations not yet accepted, oldest first, the expired ones marked."""
-    invites = db.session.scalars(
-        select(CoorganizerInvite)
-        .where(CoorganizerInvite.rally_id == rally.id)
-        .order_by(CoorganizerInvite.created_dt, CoorganizerInvite.id)
-    )
-    return [
-        PendingInvite(invite.id, invite.email, invite.expires_dt, not invite_is_open(invite))
-        for invite in invites
-    ]
-
-
-def _unusable_invite() -> NotFound:
-    # One answer for every failure: unknown, withdrawn, expired, or not this account's.
-    return NotFound(
-        _(
-            "This invitation cannot be accepted. It may have expired or been withdrawn, or it "
-            "was sent to another e-mail address than the one you are signed in with."
-        )
-    )
-
-
-def open_invite(token: str) -> CoorganizerInvite:
-    """The open invitation a link is for; anything else gets the one neutral answer."""
-    if not token or len(token) > 64:
-        raise _unusable_invite()
-    invite = db.session.scalar(
-        select(CoorganizerInvite).where(CoorganizerInvite.token_hash == _token_hash(token))
-    )
-    if invite is None or not invite_is_open(invite):
-        raise _unusable_invite()
-    return invite
-
-
-def accept_invite(user, token: str) -> Rally:
-    """Make ``user`` a co-organizer through an invitation sent to their own address.
-
-    Only a signed-in, confirmed, active account whose e-mail is the invited address may
-    accept; everyone else gets the same answer as for an unknown link.
-    """
-    invite = open_invite(token)
-    if (
-        user is None
-        or not user.is_authenticated
-        or not user.is_active
-        or user.email_confirmed_dt is None
-        or user.email != invite.email
-    ):
-        raise _unusable_invite()
-    account = db.session.get(User, user.id)
-    rally = invite.rally
-    if rally.organizer_id != account.id and not is_coorganizer(rally, account):
-        rally.coorganizers.append(account)
-    record_audit(account, "rally.coorganizer_accept", "rally", rally.id, f"invite {invite.id}")
-    db.session.delete(invite)
-    return rally
-
-
-def remove_coorganizer(actor: User, rally: Rally, user_id: int) -> None:
-    """Take a co-organizer's rights on ``rally`` away."""
-    if not can_manage(rally, actor):
-        raise NotAllowed()
-    rally.coorganizers = [user for user in rally.coorganizers if user.id != user_id]
-    record_audit(actor, "rally.coorganizer_remove", "rally", rally.id, str(user_id))
 
 
 def rallies_of(user: User) -> list[Rally]:
@@ -522,84 +299,6 @@ def rallies_of(user: User) -> list[Rally]:
         .order_by(Rally.start_dt.desc(), Rally.id.desc())
     )
     return list(db.session.scalars(query))
-
-
-# -- HQ review -------------------------------------------------------------------------------
-
-
-def review_queue() -> list[Rally]:
-    """Pending rallies, oldest first."""
-    query = (
-        select(Rally)
-        .options(joinedload(Rally.campaign), joinedload(Rally.organizer))
-        .where(Rally.status == RallyStatus.PENDING)
-        .order_by(Rally.created_dt, Rally.id)
-    )
-    return list(db.session.scalars(query))
-
-
-def likely_duplicates(rally: Rally) -> list[tuple[Rally, float]]:
-    """Other live rallies of the campaign within 25 km on the same local day, nearest first."""
-    zone = ZoneInfo(rally.timezone)
-    day_start = datetime.combine(rally.start_dt.astimezone(zone).date(), datetime.min.time(), zone)
-    boxes = bounding_box(rally.latitude, rally.longitude, DUPLICATE_RADIUS_KM)
-    box_filters = [
-        (Rally.latitude.between(min_lat, max_lat)) & (Rally.longitude.between(min_lon, max_lon))
-        for (min_lat, max_lat, min_lon, max_lon) in boxes
-    ]
-    query = select(Rally).where(
-        Rally.campaign_id == rally.campaign_id,
-        Rally.id != rally.id,
-        Rally.status.in_([RallyStatus.PENDING, RallyStatus.APPROVED]),
-        Rally.start_dt >= day_start.astimezone(UTC) - timedelta(hours=14),
-        Rally.start_dt < (day_start + timedelta(days=1)).astimezone(UTC) + timedelta(hours=14),
-        or_(*box_filters),
-    )
-    found = []
-    for other in db.session.scalars(query):
-        # The same day where the other rally happens, in its own zone.
-        if other.start_dt.astimezone(ZoneInfo(other.timezone)).date() != day_start.date():
-            continue
-        km = distance_km(rally.latitude, rally.longitude, other.latitude, other.longitude)
-        if km <= DUPLICATE_RADIUS_KM:
-            found.append((other, km))
-    return sorted(found, key=lambda pair: (pair[1], pair[0].id))
-
-
-def organizer_history(user: User) -> dict[RallyStatus, int]:
-    """How many rallies the organizer has in each status."""
-    rows = db.session.execute(
-        select(Rally.status, func.count())
-        .where(Rally.organizer_id == user.id)
-        .group_by(Rally.status)
-    ).all()
-    return {status: count for status, count in rows}
-
-
-def approve_rally(actor: User, rally: Rally) -> None:
-    """HQ approves a pending rally: it becomes public."""
-    if not actor.is_hq:
-        raise NotAllowed()
-    if rally.status is not RallyStatus.PENDING:
-        raise UserError(_("Only pending rallies can be approved."))
-    rally.status = RallyStatus.APPROVED
-    rally.review_note = ""
-    if rally.approved_dt is None:
-        rally.approved_dt = utcnow()
-    record_audit(actor, "rally.approve", "rally", rally.id)
-
-
-def reject_rally(actor: User, rally: Rally, note: str) -> None:
-    """HQ rejects a pending rally with a note for its organizer."""
-    if not actor.is_hq:
-        raise NotAllowed()
-    if rally.status is not RallyStatus.PENDING:
-        raise UserError(_("Only pending rallies can be rejected."))
-    if not note.strip():
-        raise UserError(_("Please tell the organizer why."), field="note")
-    rally.status = RallyStatus.REJECTED
-    rally.review_note = note
-    record_audit(actor, "rally.reject", "rally", rally.id)
 
 
 # -- the public ------------------------------------------------------------------------------
@@ -639,19 +338,18 @@ def location_for(rally: Rally, *, viewer=None, signup=None) -> Location:
 
 
 def page_context(rally: Rally, signup_form=None) -> dict:
-    """Everything the rally page shows, decided for the current person."""
-    from rallyhub.signups.forms import signup_form_for
-    from rallyhub.signups.services import places_left
+    """Everything the rally page shows, decided for the current person.
 
-    manager = can_manage(rally, current_user)
-    form = signup_form or signup_form_for(rally)
-    open_ = accepts_signups(rally)
+    The sign-up form and the places left come from the sign-ups area, through
+    ``rally_page_shown``.
+    """
     return {
         "rally": rally,
-        "can_edit": manager,
+        "can_edit": can_manage(rally, current_user),
         "location": location_for(rally, viewer=current_user),
-        "signup_form": form if open_ else None,
-        "places_left": places_left(rally) if open_ else None,
+        "signup_form": None,
+        "places_left": None,
+        **values_from_signal(rally_page_shown, rally, signup_form=signup_form),
     }
 
 
@@ -662,11 +360,8 @@ def calendar_rallies(campaign_id: int) -> list[Rally]:
         .options(joinedload(Rally.campaign))
         .where(
             Rally.campaign_id == campaign_id,
-            # The same rule as is_public: cancelled ones only if they had been public.
-            or_(
-                Rally.status == RallyStatus.APPROVED,
-                (Rally.status == RallyStatus.CANCELLED) & Rally.approved_dt.is_not(None),
-            ),
+            # Cancelled ones only if they had been public.
+            was_public(),
             Rally.end_dt > utcnow(),
         )
         .order_by(Rally.start_dt, Rally.id)

@@ -8,19 +8,21 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from rallyhub.campaigns.services import list_campaigns
+from rallyhub.campaigns.services import get_campaign_by_slug, list_campaigns
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import limiter
-from rallyhub.forms import ActionForm
+from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.places.services import PlaceAmbiguous, label_place, resolve_place
-from rallyhub.rallies import services
+from rallyhub.rallies import coorganizers, services
 from rallyhub.rallies.calendar import build_calendar
 from rallyhub.rallies.forms import CancelForm, CoorganizerForm, RallyForm
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
-from rallyhub.toolkits.services import organizer_checklist
+from rallyhub.signals import organizer_dashboard_shown, values_from_signal
 from rallyhub.urls import external_url
 
 bp = Blueprint("rallies", __name__, url_prefix="/rallies")
+# A campaign's rallies, under the campaign's address.
+campaign_bp = Blueprint("campaign_rallies", __name__, url_prefix="/campaigns")
 
 
 def _rally_form(rally: Rally | None = None) -> RallyForm:
@@ -66,15 +68,11 @@ def _show_error(form: RallyForm, error: RallyhubError) -> None:
             SelectChoice(p.geonameid, label_place(p)) for p in error.candidates
         ]
         form.place_id.data = error.candidates[0].geonameid
-    if error.field and error.field in form:
-        form[error.field].errors = [*form[error.field].errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    show_error(form, error)
 
 
 def _render_form(form: RallyForm, rally: Rally | None):
-    status = 400 if form.errors or form.form_errors else 200
-    return render_template("rallies/edit.html", form=form, rally=rally), status
+    return render_template("rallies/edit.html", form=form, rally=rally), form_status(form)
 
 
 @bp.route("/mine")
@@ -84,7 +82,9 @@ def mine():
     rallies = services.rallies_of(current_user)
     groups = {status: [r for r in rallies if r.status is status] for status in RallyStatus}
     return render_template(
-        "rallies/mine.html", groups=groups, checklist=organizer_checklist(current_user)
+        "rallies/mine.html",
+        groups=groups,
+        **values_from_signal(organizer_dashboard_shown, current_user._get_current_object()),
     )
 
 
@@ -138,14 +138,19 @@ def edit(rally_id: int):
 def manage(rally_id: int):
     """Cancel the rally and manage its co-organizers."""
     rally = services.get_rally_or_404(rally_id, for_edit=True)
+    return _manage_page(rally)
+
+
+def _manage_page(rally: Rally, *, cancel_form=None, coorganizer_form=None):
+    """The manage page, with a form shown again with its errors if there is one."""
     return render_template(
         "rallies/manage.html",
         rally=rally,
-        cancel_form=CancelForm(),
-        coorganizer_form=CoorganizerForm(),
+        cancel_form=cancel_form or CancelForm(),
+        coorganizer_form=coorganizer_form or CoorganizerForm(),
         action_form=ActionForm(),
-        invited=services.pending_invites(rally),
-    )
+        invited=coorganizers.pending_invites(rally),
+    ), 400 if cancel_form or coorganizer_form else 200
 
 
 @bp.route("/<int:rally_id>/cancel", methods=["POST"])
@@ -155,14 +160,7 @@ def cancel(rally_id: int):
     rally = services.get_rally_or_404(rally_id, for_edit=True)
     form = CancelForm()
     if not form.validate_on_submit():
-        return render_template(
-            "rallies/manage.html",
-            rally=rally,
-            cancel_form=form,
-            coorganizer_form=CoorganizerForm(),
-            action_form=ActionForm(),
-            invited=services.pending_invites(rally),
-        ), 400
+        return _manage_page(rally, cancel_form=form)
     services.cancel_rally(current_user, rally, form.note.data)
     flash(_("The rally is cancelled."), "success")
     return redirect(url_for("rallies.detail", rally_id=rally.id))
@@ -183,15 +181,8 @@ def add_coorganizer(rally_id: int):
     rally = services.get_rally_or_404(rally_id, for_edit=True)
     form = CoorganizerForm()
     if not form.validate_on_submit():
-        return render_template(
-            "rallies/manage.html",
-            rally=rally,
-            cancel_form=CancelForm(),
-            coorganizer_form=form,
-            action_form=ActionForm(),
-            invited=services.pending_invites(rally),
-        ), 400
-    invite = services.invite_coorganizer(current_user, rally, form.email.data)
+        return _manage_page(rally, coorganizer_form=form)
+    invite = coorganizers.invite_coorganizer(current_user, rally, form.email.data)
     flash(
         _(
             "We have sent an invitation to %(email)s. They become a co-organizer once they "
@@ -208,7 +199,7 @@ def add_coorganizer(rally_id: int):
 def withdraw_invite(rally_id: int, invite_id: int):
     """Withdraw a co-organizer invitation; its link stops working."""
     rally = services.get_rally_or_404(rally_id, for_edit=True)
-    services.withdraw_invite(current_user, rally, invite_id)
+    coorganizers.withdraw_invite(current_user, rally, invite_id)
     flash(_("The invitation is withdrawn."), "success")
     return redirect(url_for("rallies.manage", rally_id=rally.id))
 
@@ -218,7 +209,7 @@ def withdraw_invite(rally_id: int, invite_id: int):
 def remove_coorganizer(rally_id: int, user_id: int):
     """Take a co-organizer's rights away."""
     rally = services.get_rally_or_404(rally_id, for_edit=True)
-    services.remove_coorganizer(current_user, rally, user_id)
+    coorganizers.remove_coorganizer(current_user, rally, user_id)
     flash(_("The co-organizer has been removed."), "success")
     return redirect(url_for("rallies.manage", rally_id=rally.id))
 
@@ -226,17 +217,13 @@ def remove_coorganizer(rally_id: int, user_id: int):
 @bp.route("/invites/<token>", methods=["GET", "POST"])
 def accept_invite(token: str):
     """An invitation to co-organize: its rally, and a button to accept it."""
-    invite = services.open_invite(token)
+    invite = coorganizers.open_invite(token)
     form = ActionForm()
     if form.validate_on_submit():
-        rally = services.accept_invite(current_user, token)
+        rally = coorganizers.accept_invite(current_user, token)
         flash(_("You are now a co-organizer of “%(title)s”.", title=rally.title), "success")
         return redirect(url_for("rallies.manage", rally_id=rally.id))
     return render_template("rallies/accept_invite.html", rally=invite.rally, form=form, token=token)
-
-
-# HQ's review page names what changed since a rally's approval.
-bp.add_app_template_global(services.changes_since_approval, "changes_since_approval")
 
 
 @bp.route("/<int:rally_id>.ics")
@@ -253,9 +240,17 @@ def calendar(rally_id: int):
     )
 
 
-@bp.app_context_processor
-def _tiles():
-    return {
-        "tile_url": current_app.config["TILE_URL"],
-        "tile_attribution": current_app.config["TILE_ATTRIBUTION"],
-    }
+@campaign_bp.route("/<slug>/rallies.ics")
+def campaign_calendar(slug: str):
+    """Every public rally of the campaign as one calendar; cancelled ones say so."""
+    campaign = get_campaign_by_slug(slug)
+    body = build_calendar(
+        services.calendar_rallies(campaign.id),
+        lambda r: external_url("rallies.detail", rally_id=r.id),
+        campaign.hashtag,
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}.ics"'},
+    )

@@ -8,7 +8,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    EmailField,
     IntegerField,
     StringField,
     SubmitField,
@@ -16,7 +15,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -24,7 +22,7 @@ from wtforms.validators import (
     Regexp,
 )
 
-from rallyhub.forms import TEXT_FILTERS, single_line
+from rallyhub.forms import TEXT_FILTERS, email_field, name_field, single_line
 
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-]{6,30}$")
 
@@ -32,21 +30,8 @@ PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-]{6,30}$")
 class SignupForm(FlaskForm):
     """Sign up for a rally without an account."""
 
-    name = StringField(
-        _l("Your name (a first name is enough)"),
-        filters=TEXT_FILTERS,
-        validators=[DataRequired(), single_line, Length(max=120)],
-    )
-    email = EmailField(
-        _l("E-mail"),
-        filters=TEXT_FILTERS,
-        validators=[
-            DataRequired(),
-            single_line,
-            Length(max=254),
-            Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
+    name = name_field(_l("Your name (a first name is enough)"))
+    email = email_field()
     phone = StringField(
         _l("Phone (optional)"),
         filters=TEXT_FILTERS,

@@ -58,7 +58,7 @@ class Signup(db.Model):
     checked_in_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purged_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    rally: Mapped[Rally] = relationship(back_populates="signups")
+    rally: Mapped[Rally] = relationship()
 
     @property
     def holds_a_place(self) -> bool:

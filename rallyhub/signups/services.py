@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rallyhub.audit import record_audit
+from rallyhub.auth.audit import record_audit
+from rallyhub.auth.services import normalize_email
 from rallyhub.errors import NotFound, UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import format_local_range
@@ -20,7 +21,6 @@ from rallyhub.rallies.models import (
     CoorganizerInvite,
     Rally,
     RallyStatus,
-    TurnoutReport,
 )
 from rallyhub.rallies.services import accepts_signups, location_for
 from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
@@ -55,20 +55,32 @@ def _lock_rally(rally_id: int) -> Rally:
     return rally
 
 
-def going_count(rally_id: int) -> int:
-    """How many people have a place at the rally."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Signup)
-        .where(Signup.rally_id == rally_id, Signup.status == SignupStatus.GOING)
+def places_left_of(capacities: dict[int, int | None]) -> dict[int, int | None]:
+    """Places left per rally, from each rally's capacity (None: no limit, so None left).
+
+    One query for all the limited rallies, however many: the feed asks for a whole page.
+    """
+    limited = [rally_id for rally_id, capacity in capacities.items() if capacity is not None]
+    going = (
+        dict(
+            db.session.execute(
+                select(Signup.rally_id, func.count())
+                .where(Signup.rally_id.in_(limited), Signup.status == SignupStatus.GOING)
+                .group_by(Signup.rally_id)
+            ).all()
+        )
+        if limited
+        else {}
     )
+    return {
+        rally_id: None if capacity is None else max(capacity - going.get(rally_id, 0), 0)
+        for rally_id, capacity in capacities.items()
+    }
 
 
 def places_left(rally: Rally) -> int | None:
     """Places left, or None when the rally has no limit."""
-    if rally.capacity is None:
-        return None
-    return max(rally.capacity - going_count(rally.id), 0)
+    return places_left_of({rally.id: rally.capacity})[rally.id]
 
 
 def _insert(values: dict):
@@ -90,7 +102,7 @@ def sign_up(rally_id: int, details: SignupDetails) -> Signup:
     rally = _lock_rally(rally_id)
     if not accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
-    email = details.email.strip().lower()
+    email = normalize_email(details.email)
     left = places_left(rally)
     status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
     now = utcnow()
@@ -293,108 +305,6 @@ def promote_waitlisted(rally: Rally) -> list[Signup]:
             ),
         )
     return promoted
-
-
-# -- organizers ------------------------------------------------------------------------------
-
-ATTENDEE_COLUMNS = (
-    Signup.id,
-    Signup.name,
-    Signup.email,
-    Signup.phone,
-    Signup.status,
-    Signup.created_dt,
-    Signup.checked_in_dt,
-)
-
-
-def attendee_rows(rally_id: int, search: str = ""):
-    """The rally's sign-ups as Core rows, in sign-up order, optionally filtered by name/e-mail."""
-    query = (
-        select(*ATTENDEE_COLUMNS)
-        .where(Signup.rally_id == rally_id)
-        .order_by(Signup.created_dt, Signup.id)
-    )
-    search = search.strip().lower()
-    if search:
-        pattern = f"%{search}%"
-        query = query.where(func.lower(Signup.name).like(pattern) | Signup.email.like(pattern))
-    return db.session.execute(query)
-
-
-def attendance_counts(rally_id: int) -> dict[SignupStatus | str, int]:
-    """How many sign-ups are in each status, and how many checked in."""
-    rows = db.session.execute(
-        select(Signup.status, func.count(), func.count(Signup.checked_in_dt))
-        .where(Signup.rally_id == rally_id)
-        .group_by(Signup.status)
-    ).all()
-    counts: dict[SignupStatus | str, int] = {status: 0 for status in SignupStatus}
-    counts["checked_in"] = 0
-    for status, number, checked_in in rows:
-        counts[status] = number
-        counts["checked_in"] += checked_in
-    return counts
-
-
-def record_attendee_export(actor, rally: Rally) -> None:
-    """Every download of a rally's personal data is audited."""
-    record_audit(actor, "attendees.export", "rally", rally.id)
-
-
-def set_checked_in(actor, rally: Rally, signup_id: int, present: bool) -> Signup:
-    """Check a person in (or undo it) at the rally."""
-    signup = db.session.get(Signup, signup_id)
-    if signup is None or signup.rally_id != rally.id:
-        raise NotFound()
-    if signup.status is SignupStatus.CANCELLED and present:
-        raise UserError(_("This sign-up was cancelled; count the person as a walk-in."))
-    signup.checked_in_dt = utcnow() if present else None
-    return signup
-
-
-def set_walk_ins(rally: Rally, count: int) -> None:
-    """Record how many came without signing up."""
-    rally.walk_in_count = count
-
-
-def report_turnout(actor, rally: Rally, people_present: int, notes: str) -> TurnoutReport:
-    """Record (or correct) how many people came; only once the rally has started."""
-    if rally.start_dt > utcnow():
-        raise UserError(_("You can report the turnout once the rally has started."))
-    if rally.status is not RallyStatus.APPROVED:
-        raise UserError(_("Only rallies that took place have a turnout."))
-    report = rally.turnout_report or TurnoutReport(rally=rally)
-    report.people_present = people_present
-    report.notes = notes or ""
-    report.reported_by_id = actor.id
-    report.reported_dt = utcnow()
-    db.session.add(report)
-    record_audit(actor, "rally.turnout", "rally", rally.id, str(people_present))
-    return report
-
-
-def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: str) -> int:
-    """Send a message to everyone with an active sign-up; return how many were written to."""
-    recipients = db.session.execute(
-        select(Signup.email, Signup.token).where(
-            Signup.rally_id == rally.id, Signup.status.in_(ACTIVE), Signup.email.is_not(None)
-        )
-    ).all()
-    footer = _(
-        "You get this because you signed up for “%(title)s” (%(link)s).",
-        title=rally.title,
-        link=rally_url,
-    )
-    for email, token in recipients:
-        manage = external_url("signups.manage", token=token)
-        send_mail(
-            email,
-            subject,
-            f"{body}\n\n--\n{footer}\n" + _("Change or cancel your sign-up: %(link)s", link=manage),
-        )
-    record_audit(actor, "rally.message", "rally", rally.id, str(len(recipients)))
-    return len(recipients)
 
 
 # -- retention -------------------------------------------------------------------------------

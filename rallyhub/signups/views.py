@@ -19,9 +19,10 @@ from flask_login import current_user, login_required
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.exports import csv_response
 from rallyhub.extensions import limiter, writes_on_get
-from rallyhub.forms import ActionForm
+from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.rallies import services as rallies
-from rallyhub.signups import notices, services  # noqa: F401 (notices connects receivers)
+from rallyhub.signals import rally_page_shown
+from rallyhub.signups import attendance, notices, services  # noqa: F401 (notices connects)
 from rallyhub.signups.forms import (
     ManageSignupForm,
     MessageForm,
@@ -56,6 +57,17 @@ def _no_store(response):
     if request.endpoint in PRIVATE_ENDPOINTS:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@rally_page_shown.connect
+def _signup_form_on_the_rally_page(rally, *, signup_form=None, **_extra) -> dict:
+    """The rally page's sign-up form and places left, while the rally takes sign-ups."""
+    if not rallies.accepts_signups(rally):
+        return {}
+    return {
+        "signup_form": signup_form or signup_form_for(rally),
+        "places_left": services.places_left(rally),
+    }
 
 
 def _forget_joined_rallies() -> None:
@@ -113,7 +125,7 @@ def manage(token: str):
         location=rallies.location_for(signup.rally, signup=signup),
         can_change=services.may_change(signup),
         can_rejoin=services.may_rejoin(signup),
-    ), 400 if form.errors else 200
+    ), form_status(form)
 
 
 @bp.route("/s/<token>/cancel", methods=["POST"])
@@ -150,8 +162,8 @@ def attendees(rally_id: int):
     return render_template(
         "signups/attendees.html",
         rally=rally,
-        rows=services.attendee_rows(rally.id).all(),
-        counts=services.attendance_counts(rally.id),
+        rows=attendance.attendee_rows(rally.id).all(),
+        counts=attendance.attendance_counts(rally.id),
     )
 
 
@@ -161,24 +173,12 @@ def attendees(rally_id: int):
 def attendees_csv(rally_id: int):
     """The attendee list as CSV (an audited export of personal data)."""
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
-    services.record_attendee_export(current_user, rally)
-
-    def rows():
-        # Runs while the response streams, after the audit record was committed.
-        for _id, name, email, phone, status, created, checked in services.attendee_rows(rally_id):
-            yield (
-                name,
-                email,
-                phone,
-                status.value,
-                created.isoformat(),
-                checked.isoformat() if checked else "",
-            )
-
+    attendance.record_attendee_export(current_user, rally)
+    # The rows are read while the response streams, after the audit record was committed.
     return csv_response(
         f"rally-{rally.id}-attendees.csv",
-        ["name", "email", "phone", "status", "signed_up_utc", "checked_in_utc"],
-        rows(),
+        attendance.ATTENDEE_EXPORT_HEADER,
+        attendance.attendee_export_rows(rally.id),
     )
 
 
@@ -192,8 +192,8 @@ def checkin(rally_id: int):
         "signups/checkin.html",
         rally=rally,
         search=search,
-        rows=services.attendee_rows(rally.id, search).all(),
-        counts=services.attendance_counts(rally.id),
+        rows=attendance.attendee_rows(rally.id, search).all(),
+        counts=attendance.attendance_counts(rally.id),
         action_form=ActionForm(),
         walk_in_form=WalkInForm(walk_ins=rally.walk_in_count),
     )
@@ -205,7 +205,7 @@ def toggle_checkin(rally_id: int, signup_id: int):
     """Mark a person present, or undo it."""
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
     present = request.form.get("present") == "1"
-    services.set_checked_in(current_user, rally, signup_id, present)
+    attendance.set_checked_in(current_user, rally, signup_id, present)
     return redirect(
         url_for("signups.checkin", rally_id=rally.id, q=request.args.get("q") or None)
         + f"#signup-{signup_id}"
@@ -220,7 +220,7 @@ def walk_ins(rally_id: int):
     form = WalkInForm()
     if not form.validate_on_submit():
         raise UserError(form.walk_ins.errors[0] if form.walk_ins.errors else None, field="walk_ins")
-    services.set_walk_ins(rally, form.walk_ins.data)
+    attendance.set_walk_ins(rally, form.walk_ins.data)
     flash(_("Walk-ins saved."), "success")
     return redirect(url_for("signups.checkin", rally_id=rally.id))
 
@@ -231,20 +231,23 @@ def turnout(rally_id: int):
     """Report how many people came."""
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
     report = rally.turnout_report
-    counts = services.attendance_counts(rally.id)
+    counts = attendance.attendance_counts(rally.id)
     form = TurnoutForm(obj=report)
     if report is None and not form.is_submitted():
         form.people_present.data = counts["checked_in"] + rally.walk_in_count
     if form.validate_on_submit():
         try:
-            services.report_turnout(current_user, rally, form.people_present.data, form.notes.data)
+            attendance.report_turnout(
+                current_user, rally, form.people_present.data, form.notes.data
+            )
         except RallyhubError as error:
-            form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             flash(_("Thank you! The turnout is reported."), "success")
             return redirect(url_for("rallies.detail", rally_id=rally.id))
-    status = 400 if form.errors or form.form_errors else 200
-    return render_template("signups/turnout.html", rally=rally, form=form, counts=counts), status
+    return render_template(
+        "signups/turnout.html", rally=rally, form=form, counts=counts
+    ), form_status(form)
 
 
 @bp.route("/rallies/<int:rally_id>/message", methods=["GET", "POST"])
@@ -255,11 +258,9 @@ def message(rally_id: int):
     form = MessageForm()
     if form.validate_on_submit():
         link = external_url("rallies.detail", rally_id=rally.id)
-        sent = services.message_attendees(
+        sent = attendance.message_attendees(
             current_user, rally, form.subject.data, form.body.data, link
         )
         flash(ngettext("Sent to %(num)d person.", "Sent to %(num)d people.", sent), "success")
         return redirect(url_for("signups.attendees", rally_id=rally.id))
-    return render_template("signups/message.html", rally=rally, form=form), (
-        400 if form.errors else 200
-    )
+    return render_template("signups/message.html", rally=rally, form=form), (form_status(form))

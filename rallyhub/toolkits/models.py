@@ -65,5 +65,5 @@ class ToolkitItem(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    campaign: Mapped[Campaign] = relationship(back_populates="toolkit_items")
+    campaign: Mapped[Campaign] = relationship()
     uploaded_by: Mapped[User | None] = relationship()

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from rallyhub.audit import record_audit
+from rallyhub.auth.audit import record_audit
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db

@@ -12,12 +12,19 @@ from rallyhub.auth.access import hq_required
 from rallyhub.campaigns.services import get_campaign_by_slug, list_campaigns
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.extensions import writes_on_get
-from rallyhub.forms import ActionForm
+from rallyhub.forms import ActionForm, form_status, show_error
+from rallyhub.signals import organizer_dashboard_shown
 from rallyhub.toolkits import services
 from rallyhub.toolkits.forms import KIND_LABELS, ToolkitItemForm
 from rallyhub.toolkits.models import Audience, ToolkitKind
 
 bp = Blueprint("toolkits", __name__)
+
+
+@organizer_dashboard_shown.connect
+def _checklist_on_the_dashboard(user, **_extra) -> dict:
+    """The organizer's dashboard lists the campaign's steps, each with its toolkit item."""
+    return {"checklist": services.organizer_checklist(user)}
 
 
 @bp.app_context_processor
@@ -126,10 +133,8 @@ def _edit_page(form, item):
             flash(_("The toolkit item has been saved."), "success")
             return redirect(url_for("toolkits.manage"))
     except RallyhubError as error:
-        target = form._fields.get(error.field or "file", form.file)
-        target.errors = [*target.errors, error.message]
-    status = 400 if form.errors else 200
-    return render_template("toolkits/edit.html", form=form, item=item), status
+        show_error(form, error, "file")
+    return render_template("toolkits/edit.html", form=form, item=item), form_status(form)
 
 
 @bp.route("/hq/toolkits")

@@ -15,12 +15,11 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Float, Select, and_, bindparam, or_, select
 
-from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
 from rallyhub.places.distance import (
@@ -29,7 +28,8 @@ from rallyhub.places.distance import (
     chord_squared_to_km,
     unit_vector,
 )
-from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.rallies.filters import NO_FILTER, RallyFilter, conditions
+from rallyhub.rallies.models import Rally
 
 MAX_RESULTS = 1000
 # The widening: rallies found grow with the area, so the next radius is the one that should
@@ -41,69 +41,12 @@ WIDENING_MARGIN = 1.2
 MIN_WIDENING, MAX_WIDENING = 1.5, 3.0
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    """Which approved, upcoming rallies count."""
-
-    campaign_slug: str | None = None
-    country_code: str | None = None
-    start: date | None = None
-    end: date | None = None
-
-    @property
-    def shape(self) -> tuple[bool, bool, bool, bool]:
-        """Which of the filters are set (queries are built once per shape)."""
-        return (
-            bool(self.campaign_slug),
-            bool(self.country_code),
-            self.start is not None,
-            self.end is not None,
-        )
-
-    def values(self, now: datetime) -> dict[str, object]:
-        """The parameters of :func:`_conditions` for this filter, rallies ending after ``now``."""
-        return {
-            "ends_after": now,
-            "campaign_slug": self.campaign_slug,
-            "country_code": self.country_code.upper() if self.country_code else None,
-            "starts_from": datetime.combine(self.start, time(), UTC) if self.start else None,
-            "starts_before": datetime.combine(self.end + timedelta(days=1), time(), UTC)
-            if self.end
-            else None,
-        }
-
-
 @dataclass
 class NearbyPage:
     """One page of rallies near a point: (rally id, distance in km) pairs and the next cursor."""
 
     hits: list[tuple[int, float]] = field(default_factory=list)
     next_cursor: str | None = None
-
-
-@cache
-def _conditions(campaign: bool, country: bool, start: bool, end: bool) -> tuple:
-    """What makes a rally count, for a filter of this shape; values come from
-    :meth:`EventFilter.values` as named parameters."""
-    clauses = [Rally.status == RallyStatus.APPROVED, Rally.end_dt > bindparam("ends_after")]
-    if campaign:
-        clauses.append(
-            Rally.campaign_id.in_(
-                select(Campaign.id).where(Campaign.slug == bindparam("campaign_slug"))
-            )
-        )
-    if country:
-        clauses.append(Rally.country_code == bindparam("country_code"))
-    if start:
-        clauses.append(Rally.start_dt >= bindparam("starts_from"))
-    if end:
-        clauses.append(Rally.start_dt < bindparam("starts_before"))
-    return tuple(clauses)
-
-
-def filtered(query: Select, filters: EventFilter, now: datetime | None = None) -> Select:
-    """Restrict ``query`` over Rally to approved, not yet ended rallies matching ``filters``."""
-    return query.where(*_conditions(*filters.shape)).params(filters.values(now or utcnow()))
 
 
 # The squared chord from the search's centre, computed by the database from the stored unit
@@ -142,7 +85,7 @@ def _round_query(boxes: int, paged: bool, shape: tuple[bool, bool, bool, bool]) 
     on the chord in SQL would only compute it twice for every rally of the box.
     """
     query = select(Rally.id, _squared_chord).where(
-        *_conditions(*shape), or_(*(_in_box(number) for number in range(boxes)))
+        *conditions(shape), or_(*(_in_box(number) for number in range(boxes)))
     )
     if paged:
         query = query.where(
@@ -188,7 +131,7 @@ def _nearest(
     latitude: float,
     longitude: float,
     radius_km: float,
-    filters: EventFilter,
+    filters: RallyFilter,
     now: datetime,
     after: tuple[float, int] | None,
     count: int,
@@ -219,7 +162,7 @@ def find_rallies_near(
     latitude: float,
     longitude: float,
     radius_km: float,
-    filters: EventFilter = EventFilter(),
+    filters: RallyFilter = NO_FILTER,
     limit: int = 50,
     cursor: str | None = None,
 ) -> NearbyPage:
