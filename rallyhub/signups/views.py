@@ -36,7 +36,7 @@ from rallyhub.urls import external_url
 bp = Blueprint("signups", __name__)
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _signup_statuses():
     return {"signup_statuses": SignupStatus}
 

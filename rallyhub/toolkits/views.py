@@ -27,7 +27,7 @@ def _checklist_on_the_dashboard(user, **_extra) -> dict:
     return {"checklist": services.organizer_checklist(user)}
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _labels():
     return {"toolkit_kinds": KIND_LABELS}
 
