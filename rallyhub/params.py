@@ -54,17 +54,33 @@ def number_arg(args, name: str, low: float, high: float) -> float | None:
     return value
 
 
+# Years a rally can plausibly take place in. Beyond them a day's end or a wall time may not
+# even convert (9999-12-31 plus a day overflows: once a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
 def date_arg(args, name: str) -> date | None:
-    """An ISO date, or None when absent or blank."""
+    """An ISO date between FIRST_YEAR and LAST_YEAR, or None when absent or blank."""
     raw = _raw(args, name)
     if raw is None:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise UserError(
             _("“%(name)s” must be a date like 2027-05-17.", name=name), field=name
         ) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise UserError(
+            _(
+                "“%(name)s” must be a date between the years %(first)d and %(last)d.",
+                name=name,
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            ),
+            field=name,
+        )
+    return value
 
 
 def date_range_args(args) -> tuple[date | None, date | None]:

@@ -28,6 +28,7 @@ from wtforms.validators import (
 )
 
 from rallyhub.forms import TEXT_FILTERS, email_field, single_line
+from rallyhub.params import FIRST_YEAR, LAST_YEAR
 
 # The interface's languages and the campaign's most common others (BCP 47 codes).
 RALLY_LANGUAGES = [
@@ -50,11 +51,6 @@ def finite(form, field) -> None:
     """Refuse NaN and infinities, which float() accepts."""
     if field.data is not None and not math.isfinite(field.data):
         raise ValidationError(_l("Please enter a number."))
-
-
-# Years a rally can plausibly take place in. Outside them a wall time may not even convert to
-# UTC (year 1 in UTC+4 is before datetime.min: an OverflowError, once a 500).
-FIRST_YEAR, LAST_YEAR = 2000, 2999
 
 
 def plausible_year(form, field) -> None:
