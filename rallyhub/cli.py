@@ -76,6 +76,56 @@ def purge_personal_data(days: int | None) -> None:
     click.echo(f"Purged the personal data of {purged} sign-ups to rallies over {days} days ago.")
 
 
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for rallyhub's jobs (mail, the sweep); run two or more in production."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    from rallyhub.mail import redis_connection
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.UsageError("The worker needs REDIS_URL.")
+    # SimpleWorker runs each job in this process, inside the application's context; a forking
+    # worker would share the database connections of its parent.
+    queue = current_app.config["MAIL_QUEUE"]
+    SimpleWorker([queue], connection=redis_connection(current_app)).work(burst=burst)
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Put the sweep (reminders, retries, forgetting delivered mail) on the queue every minute."""
+    from flask import current_app
+    from rq.cron import CronScheduler
+
+    from rallyhub.mail import redis_connection
+    from rallyhub.tasks import SWEEP_INTERVAL_S, sweep
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.UsageError("The scheduler needs REDIS_URL.")
+    cron = CronScheduler(connection=redis_connection(current_app), name="rallyhub")
+    cron.register(
+        sweep,
+        queue_name=current_app.config["MAIL_QUEUE"],
+        interval=SWEEP_INTERVAL_S,
+        result_ttl=0,
+    )
+    cron.start()
+
+
+@cli.command("sweep")
+def sweep_once() -> None:
+    """Run the sweep once, here (without Redis: from cron every minute)."""
+    from rallyhub.tasks import sweep
+
+    counts = sweep()
+    click.echo(
+        f"{counts['reminders']} reminders written, {counts['requeued']} messages sent or "
+        f"queued again, {counts['blanked']} delivered ones forgotten."
+    )
+
+
 @cli.command("send-mail")
 @click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True)
 def send_mail(limit: int) -> None:

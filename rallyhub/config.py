@@ -45,9 +45,21 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
         "SMTP_URL": None,
         "SMTP_TIMEOUT_S": 10,
-        # After a commit, mail goes out from a thread of the process ("background"), or within
-        # the commit in tests ("immediate"), so that a test reads it when the request returns.
-        "MAIL_DELIVERY": "immediate" if env == "testing" else "background",
+        # After a commit, mail goes to the RQ workers ("queue": production with Redis), a
+        # thread of the process ("background"), or out within the commit in tests
+        # ("immediate"), so that a test reads it when the request returns. None: chosen by
+        # the environment and REDIS_URL.
+        "MAIL_DELIVERY": None,
+        # The RQ queue of mail and the sweep (one per deployment sharing a Redis).
+        "MAIL_QUEUE": "rallyhub-mail",
+        # Delivered messages keep their address and text this long (then only key and kind).
+        "MAIL_KEEP_SENT_HOURS": 24,
+        # Reminders, in the rally's own zone: the day before at this hour, and on the day at
+        # this hour, or this many hours before an evening rally's start (from 17:00).
+        "REMINDER_EVE_HOUR": 11,
+        "REMINDER_DAY_HOUR": 8,
+        "REMINDER_EVENING_FROM_HOUR": 17,
+        "REMINDER_EVENING_HOURS_BEFORE": 3,
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "UPLOAD_DIR": str(instance_path / "uploads"),
@@ -171,6 +183,11 @@ def load(app, overrides: dict[str, Any] | None = None) -> None:
     if config.get("REDIS_URL") and config["RATELIMIT_STORAGE_URI"] == "memory://":
         config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
     config["TILE_HOST"] = tile_origin(config["TILE_URL"])
+    if config.get("MAIL_DELIVERY") is None:
+        if env == "testing":
+            config["MAIL_DELIVERY"] = "immediate"
+        else:
+            config["MAIL_DELIVERY"] = "queue" if config.get("REDIS_URL") else "background"
     _configure_origin(config, env)
 
     if env == "production":

@@ -1,16 +1,25 @@
 """Outgoing e-mail through a durable outbox.
 
 Services call :func:`send_mail`, which only adds a row to ``outbox_messages`` in the current
-transaction: rolled back, nothing is sent; committed, it will be sent. After the commit the
-message is handed to a transport (SMTP when ``SMTP_URL`` is set, otherwise ``.eml`` files in
-``OUTBOX_DIR``) outside the request: a slow or dead mail server never fails or slows the
-request that wrote the message. A message that could not be delivered stays in the outbox and
-is retried with backoff (``flask rallyhub send-mail``, and after later deliveries); a delivered
-one is deleted at once, so no manage link lingers in the database.
+transaction: rolled back, nothing is sent; committed, it will be sent. After the commit the new
+messages are handed on for delivery, outside the request:
+
+- ``queue`` (production): one RQ job a message on the Redis that production already has,
+  run by ``flask rallyhub worker``; the sweep (``flask rallyhub scheduler``, every minute)
+  queues again whatever is due and not sent (Redis down at commit time, a retry's backoff);
+- ``background``: a thread of the process (``make run``, or one process without Redis);
+- ``immediate``: within the commit (tests read the mail when the request returns).
+
+The transport is SMTP when ``SMTP_URL`` is set, otherwise ``.eml`` files in ``OUTBOX_DIR``.
+A sender leases a message before it sends it and marks it sent after, so a retry, a second
+worker or a re-run never sends it twice; a ``dedup_key`` (``reminder-eve:42``) makes writing a
+message idempotent too. An address the server refuses for good is not retried. Delivered
+messages keep only their key and kind once ``MAIL_KEEP_SENT_HOURS`` have passed.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 import smtplib
@@ -25,11 +34,12 @@ from queue import Empty, SimpleQueue
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import String, Text, delete, event, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from rallyhub.extensions import db
-from rallyhub.models import UTCDateTime, utcnow
+from rallyhub.models import UTCDateTime, enum_column, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +49,50 @@ MAX_ATTEMPTS = 10
 _NEW = "rallyhub.outbox.new"
 
 
+class OutboxState(enum.Enum):
+    """Where a message is: waiting (or leased by a sender), delivered, or refused for good."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class OutboxMessage(db.Model):
-    """An e-mail written by a committed change and not yet delivered."""
+    """An e-mail written by a committed change, and what became of it."""
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (Index(None, "state", "next_attempt_dt"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What the message is (``confirmation``, ``reminder-eve``, ``organizer-message`` …).
+    kind: Mapped[str] = mapped_column(String(40), default="notice")
+    # Writing a message with a key that exists already writes nothing.
+    dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # What the message is about, by table name only (this module knows no area): the purge of
+    # a sign-up's personal data deletes its messages; a rally's counts of an organizer's send.
+    signup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signups.id", ondelete="CASCADE"), index=True
+    )
+    rally_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rallies.id", ondelete="CASCADE"), index=True
+    )
+    batch: Mapped[str | None] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # An iCalendar file attached to messages that name a time (public details only).
+    calendar: Mapped[str | None] = mapped_column(Text)
+    # A one-click unsubscribe link (RFC 8058) for messages the recipient may turn off.
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[OutboxState] = mapped_column(
+        enum_column(OutboxState, "outbox_state"), default=OutboxState.QUEUED
+    )
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     # When a sender may next take the message: now for new ones, later after a failure or
     # while another sender holds it.
-    next_attempt_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    next_attempt_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The kind of the last failure (an exception's class name: never an address or a body).
     last_error: Mapped[str] = mapped_column(String(100), default="")
 
@@ -62,28 +102,108 @@ def header_text(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def send_mail(to: str, subject: str, body: str) -> OutboxMessage:
-    """Queue a plain-text message; it is delivered once the current transaction commits."""
-    message = OutboxMessage(
-        recipient=header_text(to)[:254],
-        subject=header_text(subject)[:300],
-        body=body,
-        next_attempt_dt=utcnow(),
-    )
-    db.session.add(message)
-    db.session.info[_NEW] = True
-    return message
+def send_mail(
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    kind: str = "notice",
+    dedup_key: str | None = None,
+    signup_id: int | None = None,
+    rally_id: int | None = None,
+    batch: str | None = None,
+    calendar: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> int | None:
+    """Queue a plain-text message; it is delivered once the current transaction commits.
+
+    Returns the message's id, or None when ``dedup_key`` was written already (nothing new).
+    """
+    values = {
+        "kind": kind,
+        "dedup_key": dedup_key,
+        "signup_id": signup_id,
+        "rally_id": rally_id,
+        "batch": batch,
+        "recipient": to,
+        "subject": subject,
+        "body": body,
+        "calendar": calendar,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    ids = queue_messages([values])
+    return ids[0] if ids else None
 
 
-def build_message(to: str, subject: str, body: str) -> EmailMessage:
-    """Build a plain-text UTF-8 message."""
+def queue_messages(rows: list[dict]) -> list[int]:
+    """Queue many messages with one statement (an organizer writing to 5,000 people); each
+    row holds :func:`send_mail`'s arguments by name. Returns the ids of those written."""
+    if not rows:
+        return []
+    now = utcnow()
+    table = OutboxMessage.__table__
+    defaults = {
+        "kind": "notice",
+        "dedup_key": None,
+        "signup_id": None,
+        "rally_id": None,
+        "batch": None,
+        "calendar": None,
+        "unsubscribe_url": None,
+        "state": OutboxState.QUEUED,
+        "created_dt": now,
+        "attempts": 0,
+        "next_attempt_dt": now,
+        "last_error": "",
+    }
+    values = [
+        {
+            **defaults,
+            **row,
+            "recipient": header_text(row["recipient"])[:254],
+            "subject": header_text(row["subject"])[:300],
+        }
+        for row in rows
+    ]
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = insert.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
+    ids = list(db.session.scalars(statement, values))
+    db.session.info.setdefault(_NEW, []).extend(ids)
+    return ids
+
+
+def build_message(
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    message_id: int | None = None,
+    calendar: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> EmailMessage:
+    """Build a plain-text UTF-8 message, with its calendar file and unsubscribe link if any.
+
+    The Message-ID is derived from the outbox row, so that a copy sent twice after a crash
+    between sending and marking it sent is one message to the recipient's mail program.
+    """
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_SENDER"]
-    message["To"] = to
-    message["Subject"] = subject
+    message["To"] = header_text(to)
+    message["Subject"] = header_text(subject)
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain="rallyhub.local")
+    domain = urlsplit(current_app.config.get("BASE_URL") or "").hostname or "rallyhub.local"
+    message["Message-ID"] = (
+        f"<outbox-{message_id}@{domain}>" if message_id else make_msgid(domain=domain)
+    )
+    if unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(body)
+    if calendar:
+        message.add_attachment(
+            calendar.encode(), maintype="text", subtype="calendar", filename="rally.ics"
+        )
     return message
 
 
@@ -124,49 +244,84 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def _refused_for_good(error: Exception) -> bool:
+    """Whether the mail server refused the message permanently (a 5xx answer)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _text in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
+
+
 def deliver_one(message_id: int) -> bool:
-    """Send one queued message if no other sender holds it; True when it went out."""
+    """Send one queued message if no other sender holds it; True when it went out.
+
+    The lease (a conditional UPDATE) lets one sender at a time take a message; once sent it is
+    marked so, and nobody takes it again.
+    """
     table = OutboxMessage.__table__
     now = utcnow()
     with db.engine.begin() as connection:
         row = connection.execute(
             update(table)
-            .where(table.c.id == message_id, table.c.next_attempt_dt <= now)
+            .where(
+                table.c.id == message_id,
+                table.c.state == OutboxState.QUEUED,
+                table.c.next_attempt_dt <= now,
+            )
             .values(next_attempt_dt=now + LEASE, attempts=table.c.attempts + 1)
-            .returning(table.c.recipient, table.c.subject, table.c.body, table.c.attempts)
+            .returning(
+                table.c.recipient,
+                table.c.subject,
+                table.c.body,
+                table.c.calendar,
+                table.c.unsubscribe_url,
+                table.c.attempts,
+            )
         ).first()
     if row is None:
         return False
     try:
-        _transport(build_message(row.recipient, row.subject, row.body))
-    except Exception as error:
-        given_up = row.attempts >= MAX_ATTEMPTS
-        with db.engine.begin() as connection:
-            if given_up:
-                connection.execute(delete(table).where(table.c.id == message_id))
-            else:
-                connection.execute(
-                    update(table)
-                    .where(table.c.id == message_id)
-                    .values(
-                        next_attempt_dt=utcnow() + _backoff(row.attempts),
-                        last_error=type(error).__name__[:100],
-                    )
-                )
-        if given_up:
-            log.error("mail %s dropped after %d attempts", message_id, row.attempts)
-        else:
-            log.warning(
-                "mail %s not delivered (attempt %d: %s); kept for a retry",
-                message_id,
-                row.attempts,
-                type(error).__name__,
+        _transport(
+            build_message(
+                row.recipient,
+                row.subject,
+                row.body,
+                message_id=message_id,
+                calendar=row.calendar,
+                unsubscribe_url=row.unsubscribe_url,
             )
+        )
+    except Exception as error:
+        _record_failure(message_id, row.attempts, error)
         return False
     with db.engine.begin() as connection:
-        connection.execute(delete(table).where(table.c.id == message_id))
+        connection.execute(
+            update(table)
+            .where(table.c.id == message_id)
+            .values(state=OutboxState.SENT, sent_dt=utcnow(), last_error="")
+        )
     log.info("mail %s delivered", message_id)
     return True
+
+
+def _record_failure(message_id: int, attempts: int, error: Exception) -> None:
+    table = OutboxMessage.__table__
+    given_up = attempts >= MAX_ATTEMPTS or _refused_for_good(error)
+    values = {"last_error": type(error).__name__[:100]}
+    if given_up:
+        values["state"] = OutboxState.FAILED
+    else:
+        values["next_attempt_dt"] = utcnow() + _backoff(attempts)
+    with db.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.id == message_id).values(**values))
+    if given_up:
+        log.error("mail %s not delivered for good (%s)", message_id, type(error).__name__)
+    else:
+        log.warning(
+            "mail %s not delivered (attempt %d: %s); kept for a retry",
+            message_id,
+            attempts,
+            type(error).__name__,
+        )
 
 
 def due_message_ids(limit: int = 100) -> list[int]:
@@ -175,7 +330,10 @@ def due_message_ids(limit: int = 100) -> list[int]:
         return list(
             connection.scalars(
                 select(OutboxMessage.id)
-                .where(OutboxMessage.next_attempt_dt <= utcnow())
+                .where(
+                    OutboxMessage.state == OutboxState.QUEUED,
+                    OutboxMessage.next_attempt_dt <= utcnow(),
+                )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
@@ -189,6 +347,68 @@ def deliver_due(limit: int = 100, ids: Iterable[int] | None = None) -> tuple[int
         tried += 1
         sent += deliver_one(message_id)
     return sent, tried
+
+
+def forget_delivered(hours: float) -> int:
+    """Blank the address and text of messages delivered (or refused) over ``hours`` ago; their
+    key and kind stay, so that nothing is written twice. Returns how many were blanked."""
+    table = OutboxMessage.__table__
+    cutoff = utcnow() - timedelta(hours=hours)
+    result = db.session.execute(
+        update(table)
+        .where(
+            table.c.state != OutboxState.QUEUED,
+            func.coalesce(table.c.sent_dt, table.c.next_attempt_dt) < cutoff,
+            table.c.recipient != "",
+        )
+        .values(recipient="", subject="", body="", calendar=None, unsubscribe_url=None)
+    )
+    return result.rowcount
+
+
+# -- the job queue ---------------------------------------------------------------------------
+
+
+def redis_connection(app: Flask):
+    """A Redis client for the configured ``REDIS_URL``."""
+    from redis import Redis
+
+    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+
+
+def job_queue(app: Flask):
+    """The RQ queue that mail jobs go through (``MAIL_QUEUE``)."""
+    from rq import Queue
+
+    return Queue(app.config["MAIL_QUEUE"], connection=redis_connection(app))
+
+
+def enqueue(app: Flask, ids: list[int]) -> bool:
+    """Hand messages to the RQ workers in one round trip; False when Redis did not answer
+    (the sweep queues them again later)."""
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    queue = job_queue(app)
+    try:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        "rallyhub.tasks.deliver_message",
+                        args=(message_id,),
+                        result_ttl=0,
+                        failure_ttl=24 * 3600,
+                    )
+                    for message_id in ids
+                ],
+                pipeline=pipe,
+            )
+            pipe.execute()
+    except RedisError as error:
+        log.warning("mail queue unreachable (%s); the sweep sends later", type(error).__name__)
+        return False
+    return True
 
 
 # -- delivery after the commit ---------------------------------------------------------------
@@ -253,13 +473,17 @@ def wait_for_delivery(timeout: float = 30.0) -> bool:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_NEW, False) or not has_app_context():
+    ids = session.info.pop(_NEW, None)
+    if not ids or not has_app_context():
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config["MAIL_DELIVERY"] == "immediate":
+    mode = app.config["MAIL_DELIVERY"]
+    if mode == "immediate":
         # Tests: the message is out when the request returns. The session that just
         # committed cannot run SQL here; delivery uses connections of its own.
         deliver_due()
+    elif mode == "queue":
+        enqueue(app, ids)
     else:
         _courier.wake(app)
 
@@ -270,8 +494,10 @@ def _after_rollback(session: Session, _previous_transaction) -> None:
 
 def init_mail(app: Flask) -> None:
     """Deliver the outbox after every commit that wrote to it."""
-    if app.config["MAIL_DELIVERY"] not in ("background", "immediate"):
-        raise ValueError("MAIL_DELIVERY must be 'background' or 'immediate'")
+    if app.config["MAIL_DELIVERY"] not in ("queue", "background", "immediate"):
+        raise ValueError("MAIL_DELIVERY must be 'queue', 'background' or 'immediate'")
+    if app.config["MAIL_DELIVERY"] == "queue" and not app.config.get("REDIS_URL"):
+        raise ValueError("MAIL_DELIVERY 'queue' needs REDIS_URL")
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)

@@ -29,6 +29,18 @@ rally_changed = _signals.signal(
         included: an approved rally whose reviewed facts changed is pending again).
     :param changed: a ``frozenset`` of the names of the attributes that changed, e.g.
         ``{"start_dt", "meeting_point", "capacity"}``; never empty.
+    :param before: the changed attributes' values before the change, by name.
+    """,
+)
+
+rally_cancelled = _signals.signal(
+    "rally-cancelled",
+    doc="""An organizer or HQ cancelled a rally (``rallies.services.cancel_rally``).
+
+    Sent after the change is flushed, before the commit.
+
+    :param sender: the :class:`~rallyhub.rallies.models.Rally`, cancelled, with its
+        ``cancel_note`` (the organizer's message to the people who signed up).
     """,
 )
 

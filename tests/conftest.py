@@ -7,6 +7,7 @@ import re
 import secrets
 import threading
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -203,6 +204,18 @@ def auth(client):
     return AuthActions(client)
 
 
+class ReceivedMail(EmailMessage):
+    """A message as its recipient reads it: ``get_content()`` is the text, attachments aside."""
+
+    def get_content(self, *args, **kwargs):
+        if self.is_multipart():
+            return self.get_body(("plain",)).get_content(*args, **kwargs)
+        return super().get_content(*args, **kwargs)
+
+
+MAIL_POLICY = policy.default.clone(message_factory=ReceivedMail)
+
+
 @pytest.fixture
 def outbox(app):
     """Read the messages the app wrote to its outbox, oldest first."""
@@ -211,7 +224,7 @@ def outbox(app):
         directory = Path(app.config["OUTBOX_DIR"])
         if not directory.exists():
             return []
-        parser = BytesParser(policy=policy.default)
+        parser = BytesParser(policy=MAIL_POLICY)
         return [parser.parsebytes(path.read_bytes()) for path in sorted(directory.glob("*.eml"))]
 
     return read

@@ -102,6 +102,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple, tuple | None]] = {
     ('signups.message', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),
     ('signups.message', 'POST'): ((302, 302, 400, 400, 403, 400), (302, 302, 400, 400, 404, 400)),
     ('signups.rejoin', 'POST'): ((404, 302, 404, 404, 404, 404), None),
+    ('signups.unsubscribe', 'GET'): ((404, 200, 404, 404, 404, 404), None),
+    ('signups.unsubscribe', 'POST'): ((404, 302, 404, 404, 404, 404), None),
     ('signups.thanks', 'GET'): ((200, 200, 200, 200, 200, 200), (404, 404, 200, 200, 404, 200)),
     ('signups.toggle_checkin', 'POST'): (EDITED, EDITED_PENDING),
     ('signups.turnout', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),

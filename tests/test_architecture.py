@@ -27,7 +27,7 @@ LEVELS = {
     "hq": 4,
 }
 # Modules that put the application together, above every area.
-ASSEMBLY = {"__init__", "cli", "demo"}
+ASSEMBLY = {"__init__", "cli", "demo", "tasks"}
 
 
 def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:

@@ -178,4 +178,12 @@ def test_an_edit_sends_rally_changed_with_the_changed_fields(app, client, organi
     with rally_changed.connected_to(receiver):
         _edit(client, app, rally_id, meeting_point="Mynttorget", capacity="30")
         _edit(client, app, rally_id, capacity="30")  # nothing changed: no signal
-    assert received == [(rally_id, {"changed": frozenset({"meeting_point", "capacity"})})]
+    assert received == [
+        (
+            rally_id,
+            {
+                "changed": frozenset({"meeting_point", "capacity"}),
+                "before": {"meeting_point": "Sergels torg", "capacity": None},
+            },
+        )
+    ]

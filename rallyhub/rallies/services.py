@@ -30,7 +30,7 @@ from rallyhub.rallies.models import (
     Visibility,
     rally_coorganizers,
 )
-from rallyhub.signals import rally_changed, rally_page_shown, values_from_signal
+from rallyhub.signals import rally_cancelled, rally_changed, rally_page_shown, values_from_signal
 
 # An exact pin further than this from the city centre is a typo (often swapped coordinates).
 MAX_PIN_DISTANCE_KM = 100.0
@@ -270,7 +270,11 @@ def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
     record_audit(actor, "rally.update", "rally", rally.id, detail)
     if changed:
         db.session.flush()
-        rally_changed.send(rally, changed=frozenset(changed))
+        rally_changed.send(
+            rally,
+            changed=frozenset(changed),
+            before={name: before[name] for name in changed},
+        )
     return back_to_review
 
 
@@ -285,6 +289,8 @@ def cancel_rally(actor: User, rally: Rally, note: str) -> None:
     rally.status = RallyStatus.CANCELLED
     rally.cancel_note = note
     record_audit(actor, "rally.cancel", "rally", rally.id)
+    db.session.flush()
+    rally_cancelled.send(rally)
 
 
 def rallies_of(user: User) -> list[Rally]:

@@ -3,15 +3,17 @@ walk-ins, the turnout report and messages to everyone signed up."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.errors import NotFound, UserError
 from rallyhub.extensions import db
-from rallyhub.mail import send_mail
+from rallyhub.mail import OutboxMessage, OutboxState, queue_messages
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, RallyStatus, TurnoutReport
 from rallyhub.signups.models import Signup, SignupStatus
@@ -113,23 +115,63 @@ def report_turnout(actor, rally: Rally, people_present: int, notes: str) -> Turn
 
 
 def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: str) -> int:
-    """Send a message to everyone with an active sign-up; return how many were written to."""
+    """Queue a message to everyone with an active sign-up who has not turned the organizers'
+    messages off; return how many were queued. One statement, however many people: the
+    organizer's request never waits for a mail server."""
     recipients = db.session.execute(
-        select(Signup.email, Signup.token).where(
-            Signup.rally_id == rally.id, Signup.status.in_(ACTIVE), Signup.email.is_not(None)
+        select(Signup.id, Signup.email, Signup.token, Signup.language).where(
+            Signup.rally_id == rally.id,
+            Signup.status.in_(ACTIVE),
+            Signup.email.is_not(None),
+            Signup.unsubscribed_dt.is_(None),
         )
     ).all()
-    footer = _(
-        "You get this because you signed up for “%(title)s” (%(link)s).",
-        title=rally.title,
-        link=rally_url,
-    )
-    for email, token in recipients:
-        manage = external_url("signups.manage", token=token)
-        send_mail(
-            email,
-            subject,
-            f"{body}\n\n--\n{footer}\n" + _("Change or cancel your sign-up: %(link)s", link=manage),
+    batch = secrets.token_hex(8)
+    rows = []
+    for signup_id, email, token, language in recipients:
+        with force_locale(language):
+            footer = "\n".join(
+                [
+                    "--",
+                    _(
+                        "You get this because you signed up for “%(title)s” (%(link)s).",
+                        title=rally.title,
+                        link=rally_url,
+                    ),
+                    _(
+                        "Change or cancel your sign-up: %(link)s",
+                        link=external_url("signups.manage", token=token),
+                    ),
+                    _(
+                        "No more messages from the organizers: %(link)s",
+                        link=external_url("signups.unsubscribe", token=token),
+                    ),
+                ]
+            )
+        rows.append(
+            {
+                "kind": "organizer-message",
+                "batch": batch,
+                "signup_id": signup_id,
+                "rally_id": rally.id,
+                "recipient": email,
+                "subject": subject,
+                "body": f"{body}\n\n{footer}",
+                "unsubscribe_url": external_url("signups.unsubscribe", token=token),
+            }
         )
-    record_audit(actor, "rally.message", "rally", rally.id, str(len(recipients)))
-    return len(recipients)
+    queue_messages(rows)
+    record_audit(actor, "rally.message", "rally", rally.id, f"{len(rows)} in batch {batch}")
+    return len(rows)
+
+
+def message_counts(rally: Rally) -> dict[str, int]:
+    """How the organizers' messages about ``rally`` are getting on: queued, sent, failed."""
+    rows = db.session.execute(
+        select(OutboxMessage.state, func.count())
+        .where(OutboxMessage.rally_id == rally.id, OutboxMessage.kind == "organizer-message")
+        .group_by(OutboxMessage.state)
+    ).all()
+    counts = {state.value: 0 for state in OutboxState}
+    counts.update({state.value: number for state, number in rows})
+    return counts

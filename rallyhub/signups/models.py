@@ -57,6 +57,10 @@ class Signup(db.Model):
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     checked_in_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purged_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the supporter signed up in: their messages are written in it.
+    language: Mapped[str] = mapped_column(String(12), default="en")
+    # When they turned optional messages off (reminders, the organizers' messages).
+    unsubscribed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rally: Mapped[Rally] = relationship()
 

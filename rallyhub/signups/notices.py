@@ -1,23 +1,24 @@
-"""How sign-ups follow changes to their rally: a larger capacity, a new time or place."""
+"""How sign-ups follow changes to their rally: a larger capacity, a new time or place, a
+cancellation. Each notice goes to every active sign-up, in its own language."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from rallyhub.extensions import db
-from rallyhub.mail import send_mail
+from rallyhub.i18n import format_local_range
+from rallyhub.mail import queue_messages
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, RallyStatus
-from rallyhub.signals import rally_changed
+from rallyhub.rallies.services import location_for
+from rallyhub.signals import rally_cancelled, rally_changed
+from rallyhub.signups.messages import about, manage_url, when_line, where_line
 from rallyhub.signups.models import Signup, SignupStatus
-from rallyhub.signups.services import (
-    ACTIVE,
-    _when_line,
-    manage_url,
-    promote_waitlisted,
-    where_line,
-)
+from rallyhub.signups.services import ACTIVE, promote_waitlisted
 
 TIME_FIELDS = frozenset({"start_dt", "end_dt"})
 PLACE_FIELDS = frozenset({"city", "latitude", "longitude", "meeting_point"})
@@ -26,49 +27,125 @@ LIVE = (RallyStatus.APPROVED, RallyStatus.PENDING)
 
 
 @rally_changed.connect
-def _on_rally_changed(rally: Rally, *, changed: frozenset[str], **_extra) -> None:
+def _on_rally_changed(
+    rally: Rally, *, changed: frozenset[str], before: dict | None = None, **_extra
+) -> None:
     """Let the waiting list in after a capacity change; tell sign-ups of a new time or place."""
     if "capacity" in changed:
         promote_waitlisted(rally)
     if changed & (TIME_FIELDS | PLACE_FIELDS):
-        tell_new_time_or_place(rally, changed)
+        tell_new_time_or_place(rally, changed, before or {})
 
 
-def tell_new_time_or_place(rally: Rally, changed: frozenset[str]) -> int:
-    """E-mail every active sign-up the rally's time and place; return how many were written to.
+@rally_cancelled.connect
+def _on_rally_cancelled(rally: Rally, **_extra) -> None:
+    tell_cancelled(rally)
+
+
+def _active_signups(rally: Rally) -> list[Signup]:
+    return list(
+        db.session.scalars(
+            select(Signup)
+            .where(
+                Signup.rally_id == rally.id,
+                Signup.status.in_(ACTIVE),
+                Signup.email.is_not(None),
+            )
+            .order_by(Signup.id)
+        )
+    )
+
+
+def _old_time(rally: Rally, before: dict) -> str | None:
+    if not before.keys() & TIME_FIELDS:
+        return None
+    start: datetime = before.get("start_dt", rally.start_dt)
+    end: datetime = before.get("end_dt", rally.end_dt)
+    return format_local_range(start, end, rally.timezone)
+
+
+def _old_place(rally: Rally, signup: Signup, before: dict) -> str | None:
+    """The place as this person could see it before the change."""
+    if not before.keys() & PLACE_FIELDS:
+        return None
+    city = before.get("city", rally.city)
+    location = location_for(rally, signup=signup)
+    if location.meeting_point is None:
+        return city
+    return f"{before.get('meeting_point', rally.meeting_point)}, {city}"
+
+
+def tell_new_time_or_place(rally: Rally, changed: frozenset[str], before: dict) -> int:
+    """E-mail every active sign-up what changed, old → new; return how many were written to.
 
     The e-mail is the private channel: it carries the meeting point and pin of a protected
     rally too, with the person's own manage link.
     """
     if rally.status not in LIVE or rally.end_dt <= utcnow():
         return 0
-    time, place = bool(changed & TIME_FIELDS), bool(changed & PLACE_FIELDS)
-    if time and place:
-        what = _("The organizers of “%(title)s” changed its time and place.", title=rally.title)
-    elif time:
-        what = _("The organizers of “%(title)s” changed its time.", title=rally.title)
-    else:
-        what = _("The organizers of “%(title)s” changed its place.", title=rally.title)
-    signups = db.session.scalars(
-        select(Signup)
-        .where(Signup.rally_id == rally.id, Signup.status.in_(ACTIVE), Signup.email.is_not(None))
-        .order_by(Signup.id)
-    ).all()
-    for signup in signups:
-        lines = [
-            _("Hello %(name)s,", name=signup.name),
-            "",
-            what,
-            _when_line(rally),
-            where_line(rally, signup),
-        ]
-        if signup.status is SignupStatus.WAITLISTED:
-            lines.append(_("You are still on the waiting list."))
-        lines += [
-            "",
-            _("Can't come any more? Cancel with your private link (do not share it):"),
-            manage_url(signup),
-        ]
-        subject = _("New time or place: %(title)s", title=rally.title)
-        send_mail(signup.email, subject, "\n".join(lines))
-    return len(signups)
+    rows = []
+    for signup in _active_signups(rally):
+        with force_locale(signup.language):
+            lines = [_("Hello %(name)s,", name=signup.name), ""]
+            lines.append(
+                _("The organizers of “%(title)s” changed its time and place.", title=rally.title)
+                if changed & TIME_FIELDS and changed & PLACE_FIELDS
+                else _("The organizers of “%(title)s” changed its time.", title=rally.title)
+                if changed & TIME_FIELDS
+                else _("The organizers of “%(title)s” changed its place.", title=rally.title)
+            )
+            old_time, old_place = _old_time(rally, before), _old_place(rally, signup, before)
+            if old_time:
+                lines.append(_("Before: %(when)s", when=old_time))
+            lines.append(when_line(rally))
+            if old_place:
+                lines.append(_("Before: %(place)s", place=old_place))
+            lines.append(where_line(rally, signup))
+            if signup.status is SignupStatus.WAITLISTED:
+                lines.append(_("You are still on the waiting list."))
+            lines += [
+                "",
+                _("Can't come any more? Cancel with your private link (do not share it):"),
+                manage_url(signup),
+            ]
+            subject = _("New time or place: %(title)s", title=rally.title)
+        rows.append(
+            {
+                "recipient": signup.email,
+                "subject": subject,
+                "body": "\n".join(lines),
+                **about(rally, signup, "change-notice"),
+            }
+        )
+    return len(queue_messages(rows))
+
+
+def tell_cancelled(rally: Rally) -> int:
+    """E-mail every active sign-up that the rally is cancelled, with the organizer's message."""
+    if rally.end_dt <= utcnow():
+        return 0
+    rows = []
+    for signup in _active_signups(rally):
+        with force_locale(signup.language):
+            lines = [
+                _("Hello %(name)s,", name=signup.name),
+                "",
+                _("“%(title)s” is cancelled.", title=rally.title),
+                when_line(rally),
+            ]
+            if rally.cancel_note:
+                lines += ["", _("The organizers wrote:"), rally.cancel_note]
+            lines += ["", _("Thank you for wanting to be there.")]
+            subject = _("Cancelled: %(title)s", title=rally.title)
+        rows.append(
+            {
+                "recipient": signup.email,
+                "subject": subject,
+                "body": "\n".join(lines),
+                "kind": "cancellation",
+                "dedup_key": f"cancellation:{signup.id}",
+                "signup_id": signup.id,
+                "rally_id": rally.id,
+            }
+        )
+    return len(queue_messages(rows))

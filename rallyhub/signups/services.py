@@ -14,17 +14,16 @@ from rallyhub.auth.audit import record_audit
 from rallyhub.auth.services import normalize_email
 from rallyhub.errors import NotFound, UserError
 from rallyhub.extensions import db
-from rallyhub.i18n import format_local_range
-from rallyhub.mail import send_mail
+from rallyhub.mail import OutboxMessage
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import (
     CoorganizerInvite,
     Rally,
     RallyStatus,
 )
-from rallyhub.rallies.services import accepts_signups, location_for
+from rallyhub.rallies.services import accepts_signups
+from rallyhub.signups import messages
 from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
-from rallyhub.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,7 @@ class SignupDetails:
     email: str
     phone: str | None
     consent: bool
+    language: str = "en"
 
 
 def _lock_rally(rally_id: int) -> Rally:
@@ -114,6 +114,7 @@ def sign_up(rally_id: int, details: SignupDetails) -> Signup:
                 "email": email,
                 "phone": details.phone if rally.asks_phone else None,
                 "consent_to_contact": details.consent,
+                "language": details.language,
                 "token": new_manage_token(),
                 "status": status,
                 "created_dt": now,
@@ -128,92 +129,13 @@ def sign_up(rally_id: int, details: SignupDetails) -> Signup:
         signup = db.session.scalar(
             select(Signup).where(Signup.rally_id == rally.id, Signup.email == email)
         )
-        _send_already_signed_up(rally, signup)
+        messages.send_already_signed_up(rally, signup)
         log.info("repeated sign-up for rally %s left sign-up %s as it was", rally.id, signup.id)
         return signup
     signup = db.session.get(Signup, signup_id)
-    _send_confirmation(rally, signup)
+    messages.send_confirmation(rally, signup)
     log.info("sign-up %s for rally %s is %s", signup.id, rally.id, status.value)
     return signup
-
-
-def manage_url(signup: Signup) -> str:
-    """The private link a supporter uses to change or cancel their sign-up."""
-    return external_url("signups.manage", token=signup.token)
-
-
-def where_line(rally: Rally, signup: Signup) -> str:
-    """The "Where:" of an e-mail to ``signup``: the meeting point and pin if it may see them."""
-    location = location_for(rally, signup=signup)
-    if location.meeting_point is None:
-        return _("Where: %(place)s", place=rally.city)
-    pin = f"{location.latitude:.5f}, {location.longitude:.5f}"
-    return _("Where: %(place)s", place=f"{location.meeting_point}, {rally.city} ({pin})")
-
-
-def _when_line(rally: Rally) -> str:
-    return _(
-        "When: %(when)s (%(zone)s)",
-        when=format_local_range(rally.start_dt, rally.end_dt, rally.timezone),
-        zone=rally.timezone,
-    )
-
-
-def _status_line(rally: Rally, signup: Signup) -> str:
-    if signup.status is SignupStatus.GOING:
-        return _("you are signed up for “%(title)s”.", title=rally.title)
-    return _(
-        "“%(title)s” is full: you are on the waiting list, and we write to you as soon "
-        "as a place frees up.",
-        title=rally.title,
-    )
-
-
-def _send_confirmation(rally: Rally, signup: Signup) -> None:
-    lines = [
-        _("Hello %(name)s,", name=signup.name),
-        "",
-        _status_line(rally, signup),
-        _when_line(rally),
-        where_line(rally, signup),
-        "",
-        _("To change or cancel your sign-up, use your private link (do not share it):"),
-        manage_url(signup),
-    ]
-    send_mail(signup.email, _("Your sign-up: %(title)s", title=rally.title), "\n".join(lines))
-
-
-def _send_already_signed_up(rally: Rally, signup: Signup) -> None:
-    """Tell the owner of an address that someone signed it up again; nothing was changed.
-
-    Nothing the new form held goes into the message: it may have been typed by a stranger.
-    """
-    if signup.status is SignupStatus.CANCELLED:
-        middle = [
-            _(
-                "someone, perhaps you, tried to sign this address up for “%(title)s” again. You "
-                "had cancelled your sign-up, and it stays cancelled.",
-                title=rally.title,
-            ),
-            _when_line(rally),
-            "",
-            _("To sign up again, open your private link (do not share it):"),
-        ]
-    else:
-        middle = [
-            _(
-                "someone, perhaps you, signed this address up for “%(title)s” again. You were "
-                "already signed up, and nothing has changed.",
-                title=rally.title,
-            ),
-            _status_line(rally, signup),
-            _when_line(rally),
-            where_line(rally, signup),
-            "",
-            _("To change or cancel your sign-up, use your private link (do not share it):"),
-        ]
-    lines = [_("Hello %(name)s,", name=signup.name), "", *middle, manage_url(signup)]
-    send_mail(signup.email, _("Your sign-up: %(title)s", title=rally.title), "\n".join(lines))
 
 
 def get_by_token(token: str) -> Signup:
@@ -260,6 +182,13 @@ def cancel(token: str) -> Signup:
     return signup
 
 
+def unsubscribe(signup: Signup) -> None:
+    """Turn off the sign-up's optional messages; the rally's own notices still arrive."""
+    if signup.unsubscribed_dt is None:
+        signup.unsubscribed_dt = utcnow()
+        log.info("sign-up %s turned optional messages off", signup.id)
+
+
 def rejoin(token: str) -> Signup:
     """Take a cancelled sign-up up again through its link: a place if one is free, else the
     end of the waiting list."""
@@ -289,21 +218,7 @@ def promote_waitlisted(rally: Rally) -> list[Signup]:
     promoted = list(db.session.scalars(waiting if left is None else waiting.limit(left)))
     for signup in promoted:
         signup.status = SignupStatus.GOING
-        send_mail(
-            signup.email,
-            _("A place is yours: %(title)s", title=rally.title),
-            "\n".join(
-                [
-                    _("Hello %(name)s,", name=signup.name),
-                    "",
-                    _("a place has freed up at “%(title)s” and it is yours.", title=rally.title),
-                    where_line(rally, signup),
-                    "",
-                    _("Can't come after all? Cancel with your private link:"),
-                    manage_url(signup),
-                ]
-            ),
-        )
+        messages.send_promotion(rally, signup)
     return promoted
 
 
@@ -337,6 +252,12 @@ def purge_personal_data(retention_days: int, progress=None, batch_size: int = 20
             .values(name=None, email=None, phone=None, purged_dt=utcnow())
         )
         db.session.execute(delete(CoorganizerInvite).where(CoorganizerInvite.rally_id.in_(chunk)))
+        # Every message to or about those sign-ups, queued or sent, goes with them.
+        db.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.signup_id.in_(select(Signup.id).where(Signup.rally_id.in_(chunk)))
+            )
+        )
         purged += result.rowcount
         if progress:
             progress(min(start + batch_size, len(rally_ids)), len(rally_ids), purged)

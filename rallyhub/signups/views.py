@@ -12,13 +12,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.exports import csv_response
-from rallyhub.extensions import limiter, writes_on_get
+from rallyhub.extensions import csrf, limiter, writes_on_get
 from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.rallies import services as rallies
 from rallyhub.signals import rally_page_shown
@@ -47,7 +47,14 @@ LEGACY_SESSION_KEY = "signed_up"
 
 # Pages that show a sign-up, or answer a change to one: never kept by a browser or proxy.
 PRIVATE_ENDPOINTS = frozenset(
-    {"signups.create", "signups.thanks", "signups.manage", "signups.cancel", "signups.rejoin"}
+    {
+        "signups.create",
+        "signups.thanks",
+        "signups.manage",
+        "signups.cancel",
+        "signups.rejoin",
+        "signups.unsubscribe",
+    }
 )
 
 
@@ -92,6 +99,7 @@ def create(rally_id: int):
             email=form.email.data,
             phone=(form.phone.data or None) if "phone" in form else None,
             consent=form.consent.data,
+            language=str(get_locale() or "en"),
         ),
     )
     _forget_joined_rallies()
@@ -134,6 +142,25 @@ def cancel(token: str):
     services.cancel(token)
     flash(_("Your sign-up is cancelled. Thank you for letting the organizers know."), "success")
     return redirect(url_for("signups.manage", token=token))
+
+
+@bp.route("/s/<token>/unsubscribe", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """Turn off a sign-up's optional messages (reminders, the organizers' messages).
+
+    The POST is RFC 8058's one-click unsubscribe, sent by mail programs without a form (the
+    link's secret proves the address); the GET only shows a button, as link scanners open
+    every link they see.
+    """
+    signup = services.get_by_token(token)
+    if request.method == "POST":
+        services.unsubscribe(signup)
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return "", 204
+        flash(_("You get no more reminders or messages from the organizers."), "success")
+        return redirect(url_for("signups.manage", token=token))
+    return render_template("signups/unsubscribe.html", signup=signup, rally=signup.rally)
 
 
 @bp.route("/s/<token>/rejoin", methods=["POST"])
@@ -261,6 +288,18 @@ def message(rally_id: int):
         sent = attendance.message_attendees(
             current_user, rally, form.subject.data, form.body.data, link
         )
-        flash(ngettext("Sent to %(num)d person.", "Sent to %(num)d people.", sent), "success")
-        return redirect(url_for("signups.attendees", rally_id=rally.id))
-    return render_template("signups/message.html", rally=rally, form=form), (form_status(form))
+        flash(
+            ngettext(
+                "Queued for %(num)d person: it goes out in the next minutes.",
+                "Queued for %(num)d people: it goes out in the next minutes.",
+                sent,
+            ),
+            "success",
+        )
+        return redirect(url_for("signups.message", rally_id=rally.id))
+    return render_template(
+        "signups/message.html",
+        rally=rally,
+        form=form,
+        counts=attendance.message_counts(rally),
+    ), form_status(form)

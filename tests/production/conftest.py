@@ -23,7 +23,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -37,6 +36,8 @@ from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.engine import make_url
+
+from tests.conftest import MAIL_POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -159,7 +160,7 @@ class Mailbox:
         self._arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
-        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        message = BytesParser(policy=MAIL_POLICY).parsebytes(envelope.content)
         delivery = Delivery(message, tuple(envelope.rcpt_tos), session.ssl is not None)
         with self._arrived:
             self._deliveries.append(delivery)
@@ -237,6 +238,8 @@ class Site:
     tls: ssl.SSLContext
     log_path: Path
     process: subprocess.Popen | None = None
+    # The RQ worker that delivers the mail gunicorn's workers queue.
+    worker: subprocess.Popen | None = None
     _log_file: object = field(default=None, repr=False)
 
     @property
@@ -279,14 +282,16 @@ class Site:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        """Stop gunicorn gracefully (SIGTERM), so that its last lines reach the log."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        """Stop gunicorn and the worker gracefully (SIGTERM), so that their last lines reach
+        the log."""
+        for process in (self.process, self.worker):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -389,6 +394,7 @@ def site(certificates, mailbox, tmp_path_factory):
         DATABASE_URL=database_url,
         REDIS_URL=REDIS_URL,
         RALLYHUB_RATELIMIT_KEY_PREFIX=redis_prefix,
+        RALLYHUB_MAIL_QUEUE=f"{redis_prefix}-mail",
         BASE_URL=f"https://localhost:{port}",
         SMTP_URL=f"smtp://127.0.0.1:{mailbox.port}",
         # The app verifies the SMTP server's certificate against the default trust store.
@@ -438,6 +444,13 @@ def site(certificates, mailbox, tmp_path_factory):
                 str(certificates.key_file),
                 "wsgi:app",
             ],
+            cwd=ROOT,
+            env=env,
+            stdout=found._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        found.worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "rallyhub", "worker"],
             cwd=ROOT,
             env=env,
             stdout=found._log_file,

@@ -183,6 +183,24 @@ def _walk(browser, site, mailbox, secrets_seen) -> None:
         finally:
             reader.context.close()
 
+        # The organizer moves the rally by an hour; the RQ worker mails the supporter the new
+        # time beside the old one, with the rally's calendar file.
+        organizer.goto(rally_url)
+        organizer.get_by_role("link", name="Edit", exact=True).click()
+        organizer.get_by_label("Starts (local time)").fill(f"{year}-06-10T19:00")
+        organizer.get_by_label("Ends (local time)").fill(f"{year}-06-10T21:00")
+        organizer.get_by_role("button", name="Save rally").click()
+        organizer.get_by_role("heading", name=RALLY_TITLE).wait_for()
+        notice = mailbox.wait_for(SUPPORTER.email, "changed its time")
+        # CLDR puts a narrow no-break space before "PM".
+        lines = notice.message.get_content().replace("\u202f", " ").splitlines()
+        (before,) = [line for line in lines if line.startswith("Before:")]
+        (now,) = [line for line in lines if line.startswith("When:")]
+        assert "6:00 PM" in before and "7:00 PM" in now, lines
+        (calendar,) = [p for p in notice.message.iter_attachments()]
+        assert calendar.get_content_type() == "text/calendar"
+        assert "DTSTART;TZID=Asia/Yerevan" in calendar.get_content()
+
         for page in (hq, organizer, supporter):
             assert page.foreign_requests == []
             assert page.dialogs == []

@@ -1,0 +1,75 @@
+"""The work RQ runs outside web requests: delivering mail, and the sweep every minute.
+
+``flask rallyhub worker`` runs the jobs with the application's context already pushed; a plain
+``rq worker`` works too (each job then builds the application once per process). The sweep is
+put on the queue by ``flask rallyhub scheduler`` (RQ's cron scheduler), never by a loop in a
+web process. Every job may run twice or in two workers at once and still does its work once:
+messages are leased and marked sent, reminders have a unique key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import TypeVar
+
+from flask import Flask, current_app, has_app_context
+
+from rallyhub import mail
+from rallyhub.extensions import db
+from rallyhub.models import utcnow
+from rallyhub.signups import reminders
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 60
+T = TypeVar("T")
+_app: Flask | None = None
+
+
+def _context() -> AbstractContextManager:
+    """The application's context: the worker's own, or one built once for this process."""
+    global _app
+    if has_app_context():
+        return nullcontext()
+    if _app is None:
+        from rallyhub import create_app
+
+        _app = create_app()
+    return _app.app_context()
+
+
+def _in_app(work: Callable[[], T]) -> T:
+    with _context():
+        try:
+            return work()
+        finally:
+            db.session.remove()
+
+
+def deliver_message(message_id: int) -> bool:
+    """RQ job: send one queued message (a no-op if it was sent or is held by another)."""
+    return _in_app(lambda: mail.deliver_one(message_id))
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """RQ job, every minute: write the reminders that are due, queue again the messages that
+    are due and not sent, and blank delivered ones past their keeping time."""
+
+    def work() -> dict[str, int]:
+        moment = now or utcnow()
+        written = reminders.queue_due_reminders(moment)
+        blanked = mail.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
+        db.session.commit()
+        due = mail.due_message_ids(limit=5000)
+        if due and current_app.config["MAIL_DELIVERY"] == "queue":
+            mail.enqueue(current_app._get_current_object(), due)
+        elif due:
+            mail.deliver_due(ids=due)
+        counts = {"reminders": written, "requeued": len(due), "blanked": blanked}
+        log.info("sweep: %(reminders)d reminders, %(requeued)d requeued", counts)
+        return counts
+
+    return _in_app(work)
