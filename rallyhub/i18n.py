@@ -5,11 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 
 
 def select_locale() -> str:
-    """The supporter's chosen language, else the browser's preference, else the default."""
+    """The supporter's chosen language, else the browser's preference, else the default
+    (also outside a request: a worker writes in the language it is told with force_locale)."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:

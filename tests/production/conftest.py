@@ -158,6 +158,14 @@ class Mailbox:
         self.port = port
         self._deliveries: list[Delivery] = []
         self._arrived = threading.Condition()
+        # Addresses the server refuses for good, as a real one refuses an unknown user.
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
         message = BytesParser(policy=MAIL_POLICY).parsebytes(envelope.content)
