@@ -78,6 +78,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_babel import get_locale
 
     from rallyhub.auth.services import load_session_user
+    from rallyhub.delivery import init_mail
     from rallyhub.extensions import (
         babel,
         configure_sqlite,
@@ -94,7 +95,6 @@ def _init_extensions(app: Flask) -> None:
         select_locale,
         zone_name,
     )
-    from rallyhub.mail import init_mail
     from rallyhub.security import SESSION_ID_KEY
     from rallyhub.text import plain_text
 

@@ -83,7 +83,7 @@ def worker(burst: bool) -> None:
     from flask import current_app
     from rq import SimpleWorker
 
-    from rallyhub.mail import redis_connection
+    from rallyhub.delivery import redis_connection
 
     if not current_app.config.get("REDIS_URL"):
         raise click.UsageError("The worker needs REDIS_URL.")
@@ -99,7 +99,7 @@ def scheduler() -> None:
     from flask import current_app
     from rq.cron import CronScheduler
 
-    from rallyhub.mail import redis_connection
+    from rallyhub.delivery import redis_connection
     from rallyhub.tasks import SWEEP_INTERVAL_S, sweep
 
     if not current_app.config.get("REDIS_URL"):
@@ -130,7 +130,7 @@ def sweep_once() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True)
 def send_mail(limit: int) -> None:
     """Deliver the queued e-mails that are due (run it every few minutes from cron)."""
-    from rallyhub.mail import deliver_due
+    from rallyhub.delivery import deliver_due
 
     sent, tried = deliver_due(limit)
     click.echo(f"Delivered {sent} of {tried} due messages.")

@@ -54,10 +54,8 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "MAIL_QUEUE": "rallyhub-mail",
         # Delivered messages keep their address and text this long (then only key and kind).
         "MAIL_KEEP_SENT_HOURS": 24,
-        # Reminders, in the rally's own zone: the day before at this hour, and on the day at
-        # this hour, or this many hours before an evening rally's start (from 17:00).
-        "REMINDER_EVE_HOUR": 11,
-        "REMINDER_DAY_HOUR": 8,
+        # Reminders, in the rally's own zone, at the hours each campaign sets; a rally from
+        # this hour on is an evening one, reminded this many hours before its start.
         "REMINDER_EVENING_FROM_HOUR": 17,
         "REMINDER_EVENING_HOURS_BEFORE": 3,
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",

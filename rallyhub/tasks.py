@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from flask import Flask, current_app, has_app_context
 
-from rallyhub import mail
+from rallyhub import delivery
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
 from rallyhub.signups import reminders
@@ -51,7 +51,7 @@ def _in_app(work: Callable[[], T]) -> T:
 
 def deliver_message(message_id: int) -> bool:
     """RQ job: send one queued message (a no-op if it was sent or is held by another)."""
-    return _in_app(lambda: mail.deliver_one(message_id))
+    return _in_app(lambda: delivery.deliver_one(message_id))
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -61,13 +61,13 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     def work() -> dict[str, int]:
         moment = now or utcnow()
         written = reminders.queue_due_reminders(moment)
-        blanked = mail.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
+        blanked = delivery.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
         db.session.commit()
-        due = mail.due_message_ids(limit=5000)
+        due = delivery.due_message_ids(limit=5000)
         if due and current_app.config["MAIL_DELIVERY"] == "queue":
-            mail.enqueue(current_app._get_current_object(), due)
+            delivery.enqueue(current_app._get_current_object(), due)
         elif due:
-            mail.deliver_due(ids=due)
+            delivery.deliver_due(ids=due)
         counts = {"reminders": written, "requeued": len(due), "blanked": blanked}
         log.info("sweep: %(reminders)d reminders, %(requeued)d requeued", counts)
         return counts

@@ -110,3 +110,36 @@ def test_organizers_cannot_manage_campaigns(app, client, users, auth, campaigns,
     assert response.status_code == 403
     campaign = _campaign(app, "keep-me")
     assert campaign.is_active and campaign.name != NEW["name"]
+
+
+def test_hq_sets_the_campaigns_messages(app, client, hq):
+    """Reminder hours and which messages go out are the campaign's, set on its form."""
+    page = client.get("/hq/campaigns/new").get_data(as_text=True)
+    assert 'name="reminder_eve_hour"' in page and 'value="11"' in page
+    assert post_form(client, "/hq/campaigns/new", {**NEW, "reminders_on": "y"}).status_code == 302
+    campaign = _campaign(app, NEW["slug"])
+    assert (campaign.reminders_on, campaign.reminder_eve_hour, campaign.reminder_day_hour) == (
+        True,
+        11,
+        8,
+    )
+    edited = post_form(
+        client,
+        f"/hq/campaigns/{campaign.id}/edit",
+        {**NEW, "reminder_eve_hour": "18", "reminder_day_hour": "7", "digests_on": "y"},
+    )
+    assert edited.status_code == 302
+    campaign = _campaign(app, NEW["slug"])
+    assert (campaign.reminders_on, campaign.reminder_eve_hour, campaign.reminder_day_hour) == (
+        False,
+        18,
+        7,
+    )
+    assert campaign.digests_on is True
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "eleven", "1e9"])
+def test_reminder_hours_are_hours_of_a_day(app, client, hq, hour):
+    response = post_form(client, "/hq/campaigns/new", {**NEW, "reminder_eve_hour": hour})
+    assert response.status_code == 400
+    assert _campaign(app, NEW["slug"]) is None

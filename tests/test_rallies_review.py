@@ -113,6 +113,45 @@ def test_rejecting_needs_a_note_that_the_organizer_then_sees(app, client, hq, ra
     assert "join forces?" in org.get(f"/rallies/{rally_id}").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("decision", "note", "subject", "words"),
+    [
+        ("approve", None, "Approved: Rally in Gyumri", "it is public now"),
+        (
+            "reject",
+            "Please add a meeting point.",
+            "Not approved: Rally in Gyumri",
+            "meeting point.",
+        ),
+    ],
+)
+def test_organizers_hear_hqs_decision(
+    app, client, hq, rallies, users, outbox, decision, note, subject, words
+):
+    organizer = users(email="org@example.org", name="Anahit")
+    co = users(email="co@example.org")
+    users(email="off@example.org", disabled=True)
+    rally_id = rallies(status=PENDING, organizer_id=organizer, title="Rally in Gyumri")
+    with app.app_context():
+        from rallyhub.auth.models import User
+
+        rally = db.session.get(Rally, rally_id)
+        rally.coorganizers.append(db.session.get(User, co))
+        db.session.commit()
+    post_form(
+        client,
+        f"/hq/review/{rally_id}/{decision}",
+        {"note": note} if note else {},
+        page="/hq/review",
+    )
+    messages = outbox()
+    assert sorted(m["To"] for m in messages) == ["co@example.org", "org@example.org"]
+    (to_organizer,) = [m for m in messages if m["To"] == "org@example.org"]
+    assert to_organizer["Subject"] == subject
+    body = to_organizer.get_content()
+    assert "Hello Anahit," in body and words in body and f"/rallies/{rally_id}" in body
+
+
 def test_only_pending_rallies_can_be_decided(app, client, hq, rallies):
     rally_id = rallies()
     assert (

@@ -14,7 +14,7 @@ from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage
 from rallyhub.rallies.models import Rally
 from rallyhub.signups.models import Signup
-from rallyhub.signups.reminders import DAY, EVE, reminder_times
+from rallyhub.signups.reminders import EVE, reminder_times
 from tests.conftest import link_in, post_form
 
 # The last Sunday of October 2027: Stockholm leaves summer time at 03:00 (UTC+2 → UTC+1);
@@ -226,5 +226,17 @@ def test_delivered_messages_are_forgotten_after_their_keeping_time(app, client, 
     assert tuple(row) == ("", "", "confirmation")
 
 
-def test_reminder_kinds_are_named():
-    assert (EVE, DAY) == ("reminder-eve", "reminder-day")
+def test_the_campaigns_hours_and_switch_are_followed(app, client, rallies, campaigns, outbox):
+    campaign_id = campaigns(reminder_eve_hour=18, reminder_day_hour=7)
+    rally_id = _rally_at(rallies, "Europe/Stockholm", 14, campaign_id=campaign_id)
+    with app.app_context():
+        times = reminder_times(db.session.get(Rally, rally_id))
+    # 18:00 CEST on Saturday and 07:00 CET on Sunday.
+    assert times.eve == datetime(2027, 10, 30, 16, 0, tzinfo=UTC)
+    assert times.day == datetime(2027, 10, 31, 6, 0, tzinfo=UTC)
+
+    silent = campaigns(slug="silent", reminders_on=False)
+    quiet_rally = _rally_at(rallies, "Europe/Stockholm", 14, campaign_id=silent)
+    _sign_up(client, quiet_rally, "ana@example.org")
+    assert _sweep(app, datetime(2027, 10, 31, 7, 0, tzinfo=UTC))["reminders"] == 0
+    assert _reminders(outbox, "Today") == []

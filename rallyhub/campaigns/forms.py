@@ -6,16 +6,25 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     Regexp,
     ValidationError,
 )
 
+from rallyhub.campaigns.models import DEFAULT_DAY_HOUR, DEFAULT_EVE_HOUR
 from rallyhub.forms import TEXT_FILTERS, single_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -51,6 +60,18 @@ class CampaignForm(FlaskForm):
     start_date = DateField(_l("Starts on"), validators=[InputRequired()])
     end_date = DateField(_l("Ends on"), validators=[Optional()])
     is_active = BooleanField(_l("Active (organizers can register rallies)"), default=True)
+    reminders_on = BooleanField(_l("Remind supporters the day before and on the day"), default=True)
+    reminder_eve_hour = IntegerField(
+        _l("Day-before reminder at (hour, in each rally's own time zone)"),
+        default=DEFAULT_EVE_HOUR,
+        validators=[Optional(), NumberRange(0, 23)],
+    )
+    reminder_day_hour = IntegerField(
+        _l("On-the-day reminder at (hour; evening rallies: 3 hours before)"),
+        default=DEFAULT_DAY_HOUR,
+        validators=[Optional(), NumberRange(0, 23)],
+    )
+    digests_on = BooleanField(_l("Send organizers a daily digest of new sign-ups"), default=True)
     submit = SubmitField(_l("Save campaign"))
 
     def validate_end_date(self, field) -> None:

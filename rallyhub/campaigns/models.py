@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, utcnow
 
+DEFAULT_EVE_HOUR, DEFAULT_DAY_HOUR = 11, 8
+
 
 class Campaign(db.Model):
     """A campaign such as #GiustiziaPerLaCecenia."""
@@ -28,6 +30,13 @@ class Campaign(db.Model):
     end_date: Mapped[date | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the campaign's supporters and organizers receive (HQ sets it): reminders the day
+    # before and on the day, at these hours in each rally's own zone, and the organizers'
+    # daily digest of new sign-ups.
+    reminders_on: Mapped[bool] = mapped_column(default=True)
+    reminder_eve_hour: Mapped[int] = mapped_column(default=DEFAULT_EVE_HOUR)
+    reminder_day_hour: Mapped[int] = mapped_column(default=DEFAULT_DAY_HOUR)
+    digests_on: Mapped[bool] = mapped_column(default=True)
 
     def __repr__(self) -> str:
         return f"<Campaign {self.slug}>"

@@ -45,6 +45,7 @@ def create_campaign(
     start_date: date,
     end_date: date | None,
     is_active: bool,
+    **messaging,
 ) -> Campaign:
     """Create a campaign with a unique slug."""
     _require_hq(actor)
@@ -58,6 +59,7 @@ def create_campaign(
         start_date=start_date,
         end_date=end_date,
         is_active=is_active,
+        **_messaging(messaging),
     )
     db.session.add(campaign)
     db.session.flush()
@@ -75,6 +77,7 @@ def update_campaign(
     start_date: date,
     end_date: date | None,
     is_active: bool,
+    **messaging,
 ) -> None:
     """Change a campaign's details (not its slug: links to it must keep working)."""
     _require_hq(actor)
@@ -84,7 +87,25 @@ def update_campaign(
     campaign.start_date = start_date
     campaign.end_date = end_date
     campaign.is_active = is_active
+    for name, value in _messaging(messaging).items():
+        setattr(campaign, name, value)
     record_audit(actor, "campaign.update", "campaign", campaign.id)
+
+
+# What HQ may set about a campaign's messages (see Campaign), each optional.
+MESSAGING = ("reminders_on", "reminder_eve_hour", "reminder_day_hour", "digests_on")
+
+
+def _messaging(values: dict) -> dict:
+    """The settings given (None: not given, the campaign keeps what it has), checked."""
+    values = {name: value for name, value in values.items() if value is not None}
+    unknown = set(values) - set(MESSAGING)
+    if unknown:
+        raise TypeError(f"unknown campaign settings: {sorted(unknown)}")
+    for hour in ("reminder_eve_hour", "reminder_day_hour"):
+        if hour in values and not 0 <= values[hour] <= 23:
+            raise UserError(_("Please give an hour from 0 to 23."), field=hour)
+    return values
 
 
 def archive_campaign(actor: User, campaign: Campaign) -> None:

@@ -10,13 +10,14 @@ from rallyhub.auth.access import hq_required
 from rallyhub.campaigns import services
 from rallyhub.campaigns.forms import CampaignForm
 from rallyhub.campaigns.models import Campaign
+from rallyhub.campaigns.services import MESSAGING
 from rallyhub.errors import RallyhubError
 from rallyhub.extensions import db
 from rallyhub.forms import ActionForm, form_status, show_error
 
 bp = Blueprint("campaigns", __name__)
 
-EDITABLE = ("name", "hashtag", "description", "start_date", "end_date", "is_active")
+EDITABLE = ("name", "hashtag", "description", "start_date", "end_date", "is_active", *MESSAGING)
 
 
 @bp.route("/hq/campaigns")

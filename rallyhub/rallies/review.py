@@ -16,10 +16,12 @@ from rallyhub.auth.audit import AuditRecord, record_audit
 from rallyhub.auth.models import User
 from rallyhub.errors import NotAllowed, UserError
 from rallyhub.extensions import db
+from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
 from rallyhub.places.distance import bounding_box, distance_km
 from rallyhub.rallies.models import Rally, RallyStatus
 from rallyhub.rallies.services import REVIEWED_FACTS
+from rallyhub.urls import external_url
 
 DUPLICATE_RADIUS_KM = 25.0
 
@@ -99,6 +101,18 @@ def approve_rally(actor: User, rally: Rally) -> None:
     if rally.approved_dt is None:
         rally.approved_dt = utcnow()
     record_audit(actor, "rally.approve", "rally", rally.id)
+    _tell_organizers(
+        rally,
+        "review-approved",
+        _("Approved: %(title)s", title=rally.title),
+        [
+            _(
+                "HQ approved “%(title)s”: it is public now, and people can sign up.",
+                title=rally.title,
+            ),
+            external_url("rallies.detail", rally_id=rally.id),
+        ],
+    )
 
 
 def reject_rally(actor: User, rally: Rally, note: str) -> None:
@@ -112,6 +126,26 @@ def reject_rally(actor: User, rally: Rally, note: str) -> None:
     rally.status = RallyStatus.REJECTED
     rally.review_note = note
     record_audit(actor, "rally.reject", "rally", rally.id)
+    _tell_organizers(
+        rally,
+        "review-rejected",
+        _("Not approved: %(title)s", title=rally.title),
+        [
+            _("HQ did not approve “%(title)s”. HQ's note:", title=rally.title),
+            "",
+            note,
+            "",
+            external_url("rallies.detail", rally_id=rally.id),
+        ],
+    )
+
+
+def _tell_organizers(rally: Rally, kind: str, subject: str, lines: list[str]) -> None:
+    """Mail HQ's decision to the rally's organizer and co-organizers."""
+    for person in [rally.organizer, *rally.coorganizers]:
+        if person.is_active:
+            body = "\n".join([_("Hello %(name)s,", name=person.name), "", *lines])
+            send_mail(person.email, subject, body, kind=kind, rally_id=rally.id)
 
 
 def changes_since_approval(rally: Rally) -> list[str]:

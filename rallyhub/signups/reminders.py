@@ -16,7 +16,9 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import String, cast, literal, select
+from sqlalchemy.orm import contains_eager
 
+from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage, queue_messages
 from rallyhub.rallies.models import Rally, RallyStatus
@@ -45,16 +47,16 @@ class ReminderTimes:
 
 def reminder_times(rally: Rally) -> ReminderTimes:
     """The day-before and the on-the-day reminder times of ``rally`` (UTC)."""
-    config = current_app.config
+    config, campaign = current_app.config, rally.campaign
     zone = ZoneInfo(rally.timezone)
     local_start = rally.start_dt.astimezone(zone)
     eve = datetime.combine(
-        local_start.date() - timedelta(days=1), time(config["REMINDER_EVE_HOUR"]), zone
+        local_start.date() - timedelta(days=1), time(campaign.reminder_eve_hour), zone
     )
     if local_start.hour >= config["REMINDER_EVENING_FROM_HOUR"]:
         day = rally.start_dt - timedelta(hours=config["REMINDER_EVENING_HOURS_BEFORE"])
     else:
-        day = datetime.combine(local_start.date(), time(config["REMINDER_DAY_HOUR"]), zone)
+        day = datetime.combine(local_start.date(), time(campaign.reminder_day_hour), zone)
     return ReminderTimes(
         eve.astimezone(rally.start_dt.tzinfo), day.astimezone(rally.start_dt.tzinfo)
     )
@@ -75,7 +77,11 @@ def due_kind(rally: Rally, now: datetime) -> str | None:
 def queue_due_reminders(now: datetime) -> int:
     """Write the reminders due at ``now`` that are not written yet; return how many."""
     rallies = db.session.scalars(
-        select(Rally).where(
+        select(Rally)
+        .join(Campaign, Campaign.id == Rally.campaign_id)
+        .options(contains_eager(Rally.campaign))
+        .where(
+            Campaign.reminders_on.is_(True),
             Rally.status == RallyStatus.APPROVED,
             Rally.start_dt > now,
             Rally.start_dt <= now + LOOKAHEAD,

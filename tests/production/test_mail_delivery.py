@@ -10,8 +10,9 @@ import redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
+from rallyhub.delivery import deliver_due, enqueue
 from rallyhub.extensions import db
-from rallyhub.mail import OutboxMessage, OutboxState, deliver_due, enqueue
+from rallyhub.mail import OutboxMessage, OutboxState
 from tests.conftest import post_form
 from tests.production.conftest import REDIS_URL
 
