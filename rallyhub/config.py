@@ -52,6 +52,8 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "MAIL_DELIVERY": None,
         # The RQ queue of mail and the sweep (one per deployment sharing a Redis).
         "MAIL_QUEUE": "rallyhub-mail",
+        # A sender holds a message this long while it sends it; one that dies frees it then.
+        "MAIL_LEASE_SECONDS": 300,
         # Delivered messages keep their address and text this long (then only key and kind).
         "MAIL_KEEP_SENT_HOURS": 24,
         # Reminders, in the rally's own zone, at the hours each campaign sets; a rally from

@@ -39,9 +39,9 @@ from rallyhub.models import utcnow
 
 log = logging.getLogger(__name__)
 
-# A message being sent is leased for this long; a worker that dies mid-send frees it then.
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
+# A message handed to the job queue is handed on again by the sweep only after this long.
+REQUEUE_AFTER = timedelta(minutes=5)
 
 
 def build_message(
@@ -138,7 +138,11 @@ def deliver_one(message_id: int) -> bool:
                 table.c.state == OutboxState.QUEUED,
                 table.c.next_attempt_dt <= now,
             )
-            .values(next_attempt_dt=now + LEASE, attempts=table.c.attempts + 1)
+            # Leased: a sender that dies mid-send frees it when the lease runs out.
+            .values(
+                next_attempt_dt=now + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"]),
+                attempts=table.c.attempts + 1,
+            )
             .returning(
                 table.c.recipient,
                 table.c.subject,
@@ -181,7 +185,9 @@ def _record_failure(message_id: int, attempts: int, error: Exception) -> None:
     if given_up:
         values["state"] = OutboxState.FAILED
     else:
+        # The sweep hands it to the queue again once the backoff is over.
         values["next_attempt_dt"] = utcnow() + _backoff(attempts)
+        values["queued_dt"] = None
     with db.engine.begin() as connection:
         connection.execute(update(table).where(table.c.id == message_id).values(**values))
     if given_up:
@@ -195,20 +201,19 @@ def _record_failure(message_id: int, attempts: int, error: Exception) -> None:
         )
 
 
-def due_message_ids(limit: int = 100) -> list[int]:
-    """Messages a sender may take now, oldest first."""
-    with db.engine.connect() as connection:
-        return list(
-            connection.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.state == OutboxState.QUEUED,
-                    OutboxMessage.next_attempt_dt <= utcnow(),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            )
+def due_message_ids(limit: int = 100, *, unqueued_only: bool = False) -> list[int]:
+    """Messages a sender may take now, oldest first; with ``unqueued_only``, only those not
+    handed to the job queue lately (what the sweep hands on)."""
+    now = utcnow()
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.next_attempt_dt <= now
+    )
+    if unqueued_only:
+        query = query.where(
+            (OutboxMessage.queued_dt.is_(None)) | (OutboxMessage.queued_dt < now - REQUEUE_AFTER)
         )
+    with db.engine.connect() as connection:
+        return list(connection.scalars(query.order_by(OutboxMessage.id).limit(limit)))
 
 
 def deliver_due(limit: int = 100, ids: Iterable[int] | None = None) -> tuple[int, int]:
@@ -279,6 +284,14 @@ def enqueue(app: Flask, ids: list[int]) -> bool:
     except RedisError as error:
         log.warning("mail queue unreachable (%s); the sweep sends later", type(error).__name__)
         return False
+    table = OutboxMessage.__table__
+    with db.engine.begin() as connection:
+        for start in range(0, len(ids), 1000):
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_(ids[start : start + 1000]))
+                .values(queued_dt=utcnow())
+            )
     return True
 
 

@@ -68,6 +68,9 @@ class OutboxMessage(db.Model):
     # while another sender holds it.
     next_attempt_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it was last handed to the job queue: the sweep hands it on again only if that is
+    # long past (a job lost with a worker, Redis down at the time).
+    queued_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The kind of the last failure (an exception's class name: never an address or a body).
     last_error: Mapped[str] = mapped_column(String(100), default="")
 

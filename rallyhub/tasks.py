@@ -63,7 +63,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         written = reminders.queue_due_reminders(moment)
         blanked = delivery.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
         db.session.commit()
-        due = delivery.due_message_ids(limit=5000)
+        due = delivery.due_message_ids(limit=10_000, unqueued_only=True)
         if due and current_app.config["MAIL_DELIVERY"] == "queue":
             delivery.enqueue(current_app._get_current_object(), due)
         elif due:

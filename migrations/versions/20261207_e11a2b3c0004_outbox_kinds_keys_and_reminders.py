@@ -34,6 +34,7 @@ def upgrade():
         batch_op.add_column(sa.Column('state', outbox_state, nullable=False,
                                       server_default='queued'))
         batch_op.add_column(sa.Column('sent_dt', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('queued_dt', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_outbox_messages_dedup_key'),
                                           ['dedup_key'])
         batch_op.create_foreign_key(batch_op.f('fk_outbox_messages_signup_id_signups'),
@@ -74,6 +75,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_outbox_messages_signup_id_signups'),
                                  type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_outbox_messages_dedup_key'), type_='unique')
+        batch_op.drop_column('queued_dt')
         batch_op.drop_column('sent_dt')
         if op.get_bind().dialect.name == 'sqlite':
             # SQLite keeps the enum as a CHECK on the column (PostgreSQL as a type).
