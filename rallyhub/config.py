@@ -59,6 +59,8 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         # Reminders, in the rally's own zone, at the hours each campaign sets; a rally from
         # this hour on is an evening one, reminded this many hours before its start.
         "REMINDER_EVENING_FROM_HOUR": 17,
+        # The organizers' daily digest of new sign-ups goes out at this hour, rally's zone.
+        "DIGEST_HOUR": 18,
         "REMINDER_EVENING_HOURS_BEFORE": 3,
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",
         "OUTBOX_DIR": str(instance_path / "outbox"),

@@ -259,9 +259,14 @@ def job_queue(app: Flask):
     return Queue(app.config["MAIL_QUEUE"], connection=redis_connection(app))
 
 
+# Messages a job sends: few enough that workers share a burst, many enough that 5,000 of them
+# are queued in a fraction of a second.
+JOB_SIZE = 25
+
+
 def enqueue(app: Flask, ids: list[int]) -> bool:
-    """Hand messages to the RQ workers in one round trip; False when Redis did not answer
-    (the sweep queues them again later)."""
+    """Hand messages to the RQ workers in one round trip, ``JOB_SIZE`` a job; False when Redis
+    did not answer (the sweep queues them again later)."""
     from redis.exceptions import RedisError
     from rq import Queue
 
@@ -271,12 +276,12 @@ def enqueue(app: Flask, ids: list[int]) -> bool:
             queue.enqueue_many(
                 [
                     Queue.prepare_data(
-                        "rallyhub.tasks.deliver_message",
-                        args=(message_id,),
+                        "rallyhub.tasks.deliver_messages",
+                        args=(ids[start : start + JOB_SIZE],),
                         result_ttl=0,
                         failure_ttl=24 * 3600,
                     )
-                    for message_id in ids
+                    for start in range(0, len(ids), JOB_SIZE)
                 ],
                 pipeline=pipe,
             )

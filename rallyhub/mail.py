@@ -11,9 +11,10 @@ delivered for ``MAIL_KEEP_SENT_HOURS``, only their key and kind.
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -145,7 +146,24 @@ def queue_messages(rows: list[dict]) -> list[int]:
     ]
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    statement = insert.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
-    ids = list(db.session.scalars(statement, values))
+    statement = insert.on_conflict_do_nothing(index_elements=["dedup_key"])
+    if len(values) == 1:
+        ids = list(db.session.scalars(statement.returning(table.c.id), values))
+    else:
+        # Many rows: a plain executemany (pipelined by psycopg) and one look-up by a marker of
+        # this call, instead of RETURNING, which costs PostgreSQL's driver 0.7 s for 5,000
+        # rows spent rewriting the statement.
+        marker = secrets.token_hex(8)
+        for value in values:
+            value["batch"] = value["batch"] or marker
+        db.session.execute(statement, values)
+        batches = {value["batch"] for value in values}
+        ids = list(
+            db.session.scalars(
+                select(table.c.id)
+                .where(table.c.batch.in_(batches), table.c.created_dt == now)
+                .order_by(table.c.id)
+            )
+        )
     db.session.info.setdefault(NEW_MESSAGES, []).extend(ids)
     return ids

@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from rallyhub import delivery
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
-from rallyhub.signups import reminders
+from rallyhub.signups import digests, reminders
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,20 @@ def _in_app(work: Callable[[], T]) -> T:
             db.session.remove()
 
 
-def deliver_message(message_id: int) -> bool:
-    """RQ job: send one queued message (a no-op if it was sent or is held by another)."""
-    return _in_app(lambda: delivery.deliver_one(message_id))
+def deliver_messages(message_ids: list[int]) -> int:
+    """RQ job: send queued messages (skipping those sent or held by another); how many went."""
+    return _in_app(lambda: delivery.deliver_due(ids=message_ids)[0])
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """RQ job, every minute: write the reminders that are due, queue again the messages that
-    are due and not sent, and blank delivered ones past their keeping time."""
+    """RQ job, every minute: write the reminders and digests that are due, queue again the
+    messages that are due and not handed on, and blank delivered ones past their keeping
+    time."""
 
     def work() -> dict[str, int]:
         moment = now or utcnow()
         written = reminders.queue_due_reminders(moment)
+        digested = digests.queue_due_digests(moment)
         blanked = delivery.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
         db.session.commit()
         due = delivery.due_message_ids(limit=10_000, unqueued_only=True)
@@ -68,7 +70,12 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             delivery.enqueue(current_app._get_current_object(), due)
         elif due:
             delivery.deliver_due(ids=due)
-        counts = {"reminders": written, "requeued": len(due), "blanked": blanked}
+        counts = {
+            "reminders": written,
+            "digests": digested,
+            "requeued": len(due),
+            "blanked": blanked,
+        }
         log.info("sweep: %(reminders)d reminders, %(requeued)d requeued", counts)
         return counts
 

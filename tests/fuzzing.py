@@ -21,7 +21,7 @@ from flask import current_app
 from werkzeug.routing import IntegerConverter, Rule
 
 from rallyhub.auth.models import Role, User
-from rallyhub.auth.services import CONFIRM, RESET
+from rallyhub.auth.services import CONFIRM, DIGESTS_OFF, RESET
 from rallyhub.auth.tokens import fingerprint, make_token
 from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
@@ -73,6 +73,7 @@ class World:
     reset_token: str
     invite_id: int
     invite_token: str
+    digests_token: str
 
     def real_values(self, rule: Rule, name: str) -> list[str]:
         """Values of path part ``name`` of ``rule`` that name records of this world."""
@@ -96,6 +97,7 @@ class World:
                 "auth.confirm": [self.confirm_token],
                 "auth.reset_password": [self.reset_token],
                 "rallies.accept_invite": [self.invite_token],
+                "auth.digests_off": [self.digests_token],
             }.get(rule.endpoint, [self.signup_token, self.cancelled_token])
         raise LookupError(f"no real value for <{name}> of {rule.rule}: add one to World")
 
@@ -181,6 +183,7 @@ def build_world(app, tag: str = "") -> World:
             ),
             invite_id=invite.id,
             invite_token=invite_token,
+            digests_token=make_token(DIGESTS_OFF, {"uid": target.id}),
         )
 
 

@@ -45,6 +45,9 @@ MATRIX: dict[tuple[str, str], tuple[tuple, tuple | None]] = {
     ('auth.check_inbox', 'GET'): ((200, 200, 200, 200, 200, 200), None),
     ('auth.confirm', 'GET'): ((200, 200, 200, 200, 200, 200), None),
     ('auth.confirm', 'POST'): ((302, 302, 302, 302, 302, 302), None),
+    # Only a signed link from a digest opens it; any other is 404.
+    ('auth.digests_off', 'GET'): ((404, 404, 404, 404, 404, 404), None),
+    ('auth.digests_off', 'POST'): ((404, 404, 404, 404, 404, 404), None),
     ('auth.login', 'GET'): ((200, 200, 302, 302, 302, 302), None),
     ('auth.login', 'POST'): ((400, 400, 302, 302, 302, 302), None),
     ('auth.logout', 'POST'): ((302, 302, 302, 302, 302, 302), None),

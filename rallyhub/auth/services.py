@@ -14,7 +14,7 @@ from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import Role, User, UserSession, new_session_nonce
 from rallyhub.auth.passwords import hash_password, needs_rehash, verify_password
 from rallyhub.auth.tokens import fingerprint, make_token, read_token
-from rallyhub.errors import NotAllowed, RallyhubError, UserError
+from rallyhub.errors import NotAllowed, NotFound, RallyhubError, UserError
 from rallyhub.extensions import db
 from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
@@ -284,3 +284,29 @@ def list_accounts(search: str = "", page: int = 1, per_page: int = 50):
         pattern = f"%{search.strip().lower()}%"
         query = query.where(func.lower(User.name).like(pattern) | User.email.like(pattern))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+DIGESTS_OFF = "digests-off"
+# An unsubscribe link in a digest keeps working for as long as digests may arrive.
+DIGESTS_OFF_MAX_AGE_S = 400 * 24 * 3600
+
+
+def digests_off_url(user: User) -> str:
+    """The one-click link in a digest that turns the organizer's digests off."""
+    token = make_token(DIGESTS_OFF, {"uid": user.id})
+    return external_url("auth.digests_off", token=token)
+
+
+def user_for_digests_token(token: str) -> User:
+    """The account a digests-off link is for; anything else is 404."""
+    payload = read_token(DIGESTS_OFF, token, max_age=DIGESTS_OFF_MAX_AGE_S)
+    user = db.session.get(User, payload["uid"]) if payload and "uid" in payload else None
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def turn_digests_off(user: User) -> None:
+    """No more daily digests of new sign-ups for this organizer."""
+    if user.digests_off_dt is None:
+        user.digests_off_dt = utcnow()

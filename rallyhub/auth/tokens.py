@@ -23,12 +23,15 @@ def make_token(purpose: str, payload: dict[str, Any]) -> str:
     return _serializer(purpose).dumps(payload)
 
 
-def read_token(purpose: str, token: str) -> dict[str, Any] | None:
-    """Return the payload of a valid, unexpired token for ``purpose``, else None."""
+def read_token(purpose: str, token: str, max_age: int | None = None) -> dict[str, Any] | None:
+    """Return the payload of a valid token for ``purpose`` younger than ``max_age`` seconds
+    (default TOKEN_MAX_AGE_S), else None."""
     if not token or len(token) > 512:
         return None
     try:
-        payload = _serializer(purpose).loads(token, max_age=current_app.config["TOKEN_MAX_AGE_S"])
+        payload = _serializer(purpose).loads(
+            token, max_age=max_age or current_app.config["TOKEN_MAX_AGE_S"]
+        )
     except BadSignature:
         return None
     return payload if isinstance(payload, dict) else None

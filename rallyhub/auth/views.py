@@ -27,7 +27,7 @@ from rallyhub.auth.forms import (
     ResetRequestForm,
 )
 from rallyhub.errors import RallyhubError
-from rallyhub.extensions import limiter
+from rallyhub.extensions import csrf, limiter
 from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.security import SESSION_ID_KEY, start_session
 
@@ -171,3 +171,18 @@ def reset_password(token: str):
         flash(_("Your password has been set. You can sign in now."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form), form_status(form)
+
+
+@bp.route("/digests/off/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def digests_off(token: str):
+    """Turn an organizer's daily digests off: RFC 8058's one-click POST from a mail program
+    (the signed link proves the address), or the button the GET shows."""
+    user = services.user_for_digests_token(token)
+    if request.method == "POST":
+        services.turn_digests_off(user)
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return "", 204
+        flash(_("You get no more daily digests of new sign-ups."), "success")
+        return redirect(url_for("map.index"))
+    return render_template("auth/digests_off.html", off=user.digests_off_dt is not None)

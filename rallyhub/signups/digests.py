@@ -1,0 +1,120 @@
+"""The organizers' daily digest of new sign-ups, while a rally is upcoming.
+
+Counts only, never a name or an address: the attendee page (behind a sign-in) holds those.
+Sent at DIGEST_HOUR in the rally's own zone, only when someone signed up in the last day, to
+the organizer and co-organizers who have not turned digests off; one a day per person and
+rally, however often the sweep runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
+
+from rallyhub.auth.services import digests_off_url
+from rallyhub.campaigns.models import Campaign
+from rallyhub.extensions import db
+from rallyhub.mail import queue_messages
+from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.signups.models import Signup, SignupStatus
+from rallyhub.signups.services import places_left
+from rallyhub.urls import external_url
+
+DIGEST = "digest"
+
+
+def queue_due_digests(now: datetime) -> int:
+    """Write the digests due at ``now`` that are not written yet; return how many."""
+    rallies = db.session.scalars(
+        select(Rally)
+        .join(Campaign, Campaign.id == Rally.campaign_id)
+        .options(contains_eager(Rally.campaign))
+        .where(
+            Campaign.digests_on.is_(True),
+            Rally.status == RallyStatus.APPROVED,
+            Rally.start_dt > now,
+        )
+    ).all()
+    written = 0
+    for rally in rallies:
+        zone = ZoneInfo(rally.timezone)
+        local_day = now.astimezone(zone).date()
+        due = datetime.combine(local_day, time(current_app.config["DIGEST_HOUR"]), zone)
+        if now < due:
+            continue
+        new = db.session.scalar(
+            select(func.count())
+            .select_from(Signup)
+            .where(
+                Signup.rally_id == rally.id,
+                Signup.status != SignupStatus.CANCELLED,
+                Signup.created_dt > due - timedelta(days=1),
+                Signup.created_dt <= due,
+            )
+        )
+        if new:
+            written += _queue_for(rally, local_day.isoformat(), new)
+    return written
+
+
+def _queue_for(rally: Rally, day: str, new: int) -> int:
+    counts = dict(
+        db.session.execute(
+            select(Signup.status, func.count())
+            .where(Signup.rally_id == rally.id)
+            .group_by(Signup.status)
+        ).all()
+    )
+    left = places_left(rally)
+    lines = [
+        ngettext(
+            "%(num)d new sign-up for “%(title)s” in the last day.",
+            "%(num)d new sign-ups for “%(title)s” in the last day.",
+            new,
+            title=rally.title,
+        ),
+        _(
+            "Going: %(going)d · waiting list: %(waiting)d",
+            going=counts.get(SignupStatus.GOING, 0),
+            waiting=counts.get(SignupStatus.WAITLISTED, 0),
+        ),
+    ]
+    if left is not None:
+        lines.append(_("Places left: %(left)d", left=left))
+    lines += [
+        "",
+        _("Who signed up (sign in first):"),
+        external_url("signups.attendees", rally_id=rally.id),
+    ]
+    rows = []
+    for person in [rally.organizer, *rally.coorganizers]:
+        if not person.is_active or person.digests_off_dt is not None:
+            continue
+        unsubscribe = digests_off_url(person)
+        body = "\n".join(
+            [
+                _("Hello %(name)s,", name=person.name),
+                "",
+                *lines,
+                "",
+                _("No more daily digests: %(link)s", link=unsubscribe),
+            ]
+        )
+        rows.append(
+            {
+                "kind": DIGEST,
+                "dedup_key": f"{DIGEST}:{rally.id}:{person.id}:{day}",
+                "rally_id": rally.id,
+                "recipient": person.email,
+                "subject": _("New sign-ups: %(title)s", title=rally.title),
+                "body": body,
+                "unsubscribe_url": unsubscribe,
+            }
+        )
+    return len(queue_messages(rows))
