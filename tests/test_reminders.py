@@ -240,3 +240,68 @@ def test_the_campaigns_hours_and_switch_are_followed(app, client, rallies, campa
     _sign_up(client, quiet_rally, "ana@example.org")
     assert _sweep(app, datetime(2027, 10, 31, 7, 0, tzinfo=UTC))["reminders"] == 0
     assert _reminders(outbox, "Today") == []
+
+
+def test_a_reminder_is_written_in_the_supporters_language(make_app, rallies, outbox):
+    """Signed up from an Italian browser: the reminder, written later by a worker, gives the
+    date the Italian way (text follows once the catalogs exist)."""
+    app = make_app(LANGUAGES=["en", "it"])
+    rally_id = _rally_at(rallies, "Europe/Stockholm", 14)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "it-IT,it;q=0.9"
+    _sign_up(client, rally_id, "giulia@example.org")
+    with app.app_context():
+        assert db.session.scalar(select(Signup.language)) == "it"
+    _sweep(app, datetime(2027, 10, 30, 9, 0, tzinfo=UTC))
+    (reminder,) = [
+        m for m in outbox() if m["To"] == "giulia@example.org" and "Tomorrow" in m["Subject"]
+    ]
+    assert "31 ott 2027" in reminder.get_content()
+
+
+def test_a_message_held_by_a_worker_that_died_goes_out_once_its_lease_ends(
+    app, client, rallies, outbox
+):
+    from rallyhub.mail import OutboxState
+
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:1"  # down: the sign-up's mail stays queued
+    app.config["SMTP_TIMEOUT_S"] = 1
+    _sign_up(client, rallies(), "ana@example.org")
+    app.config["SMTP_URL"] = None
+    now = datetime.now(UTC)
+    with app.app_context():
+        # What a worker does before it sends; it is then killed before marking anything.
+        db.session.execute(
+            OutboxMessage.__table__.update().values(
+                next_attempt_dt=now + timedelta(seconds=app.config["MAIL_LEASE_SECONDS"]),
+                queued_dt=None,
+            )
+        )
+        db.session.commit()
+    _sweep(app, now)
+    assert outbox() == [], "leased: nobody else takes it"
+    with app.app_context():
+        db.session.execute(OutboxMessage.__table__.update().values(next_attempt_dt=now))
+        db.session.commit()  # the lease has run out
+    _sweep(app, now)
+    _sweep(app, now)
+    assert [m["To"] for m in outbox()] == ["ana@example.org"]
+    with app.app_context():
+        assert db.session.scalar(select(OutboxMessage.state)) is OutboxState.SENT
+
+
+def test_the_organizer_sees_how_their_message_is_getting_on(
+    app, client, rallies, users, auth, outbox
+):
+    organizer = users(email="org@example.org")
+    rally_id = rallies(organizer_id=organizer)
+    for email in ("a@example.org", "b@example.org"):
+        _sign_up(app.test_client(), rally_id, email)
+    auth.login("org@example.org")
+    response = post_form(
+        client, f"/rallies/{rally_id}/message", {"subject": "Water", "body": "Bring some."}
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Queued for 2 people" in page
+    assert "2 delivered, 0 on their way, 0 could not be delivered" in page

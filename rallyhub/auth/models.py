@@ -42,6 +42,8 @@ class User(UserMixin, db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     email_confirmed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the account was opened in: what rallyhub writes to it in.
+    language: Mapped[str] = mapped_column(String(12), default="en")
     # When the organizer turned the daily digests of new sign-ups off.
     digests_off_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -47,7 +47,7 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def register_account(name: str, email: str, password: str) -> None:
+def register_account(name: str, email: str, password: str, language: str = "en") -> None:
     """Open an account and mail a confirmation link; for a known e-mail, mail a notice instead.
 
     Both paths do the same work and end in the same answer, so the reply to a registration
@@ -69,7 +69,7 @@ def register_account(name: str, email: str, password: str) -> None:
             ),
         )
         return
-    user = User(name=name.strip(), email=email, password_hash=password_hash)
+    user = User(name=name.strip(), email=email, password_hash=password_hash, language=language)
     db.session.add(user)
     db.session.flush()
     send_confirmation(user)

@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -63,7 +64,9 @@ def register():
     """Open an organizer account."""
     form = RegistrationForm()
     if form.validate_on_submit():
-        services.register_account(form.name.data, form.email.data, form.password.data)
+        services.register_account(
+            form.name.data, form.email.data, form.password.data, language=str(get_locale())
+        )
         return redirect(url_for("auth.check_inbox"))
     return render_template("auth/register.html", form=form), form_status(form)
 

@@ -4,9 +4,11 @@ what changed since a rally was approved."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -104,14 +106,16 @@ def approve_rally(actor: User, rally: Rally) -> None:
     _tell_organizers(
         rally,
         "review-approved",
-        _("Approved: %(title)s", title=rally.title),
-        [
-            _(
-                "HQ approved “%(title)s”: it is public now, and people can sign up.",
-                title=rally.title,
-            ),
-            external_url("rallies.detail", rally_id=rally.id),
-        ],
+        lambda: (
+            _("Approved: %(title)s", title=rally.title),
+            [
+                _(
+                    "HQ approved “%(title)s”: it is public now, and people can sign up.",
+                    title=rally.title,
+                ),
+                external_url("rallies.detail", rally_id=rally.id),
+            ],
+        ),
     )
 
 
@@ -129,22 +133,27 @@ def reject_rally(actor: User, rally: Rally, note: str) -> None:
     _tell_organizers(
         rally,
         "review-rejected",
-        _("Not approved: %(title)s", title=rally.title),
-        [
-            _("HQ did not approve “%(title)s”. HQ's note:", title=rally.title),
-            "",
-            note,
-            "",
-            external_url("rallies.detail", rally_id=rally.id),
-        ],
+        lambda: (
+            _("Not approved: %(title)s", title=rally.title),
+            [
+                _("HQ did not approve “%(title)s”. HQ's note:", title=rally.title),
+                "",
+                note,
+                "",
+                external_url("rallies.detail", rally_id=rally.id),
+            ],
+        ),
     )
 
 
-def _tell_organizers(rally: Rally, kind: str, subject: str, lines: list[str]) -> None:
-    """Mail HQ's decision to the rally's organizer and co-organizers."""
+def _tell_organizers(rally: Rally, kind: str, compose: Callable[[], tuple[str, list[str]]]) -> None:
+    """Mail HQ's decision to the rally's organizer and co-organizers, each in their language
+    (``compose`` writes the subject and lines in the current one)."""
     for person in [rally.organizer, *rally.coorganizers]:
         if person.is_active:
-            body = "\n".join([_("Hello %(name)s,", name=person.name), "", *lines])
+            with force_locale(person.language):
+                subject, lines = compose()
+                body = "\n".join([_("Hello %(name)s,", name=person.name), "", *lines])
             send_mail(person.email, subject, body, kind=kind, rally_id=rally.id)
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
@@ -64,6 +64,16 @@ def queue_due_digests(now: datetime) -> int:
 
 
 def _queue_for(rally: Rally, day: str, new: int) -> int:
+    rows = []
+    for person in [rally.organizer, *rally.coorganizers]:
+        if not person.is_active or person.digests_off_dt is not None:
+            continue
+        with force_locale(person.language):
+            rows.append(_digest(rally, person, day, new))
+    return len(queue_messages(rows))
+
+
+def _digest(rally: Rally, person, day: str, new: int) -> dict:
     counts = dict(
         db.session.execute(
             select(Signup.status, func.count())
@@ -92,29 +102,22 @@ def _queue_for(rally: Rally, day: str, new: int) -> int:
         _("Who signed up (sign in first):"),
         external_url("signups.attendees", rally_id=rally.id),
     ]
-    rows = []
-    for person in [rally.organizer, *rally.coorganizers]:
-        if not person.is_active or person.digests_off_dt is not None:
-            continue
-        unsubscribe = digests_off_url(person)
-        body = "\n".join(
-            [
-                _("Hello %(name)s,", name=person.name),
-                "",
-                *lines,
-                "",
-                _("No more daily digests: %(link)s", link=unsubscribe),
-            ]
-        )
-        rows.append(
-            {
-                "kind": DIGEST,
-                "dedup_key": f"{DIGEST}:{rally.id}:{person.id}:{day}",
-                "rally_id": rally.id,
-                "recipient": person.email,
-                "subject": _("New sign-ups: %(title)s", title=rally.title),
-                "body": body,
-                "unsubscribe_url": unsubscribe,
-            }
-        )
-    return len(queue_messages(rows))
+    unsubscribe = digests_off_url(person)
+    body = "\n".join(
+        [
+            _("Hello %(name)s,", name=person.name),
+            "",
+            *lines,
+            "",
+            _("No more daily digests: %(link)s", link=unsubscribe),
+        ]
+    )
+    return {
+        "kind": DIGEST,
+        "dedup_key": f"{DIGEST}:{rally.id}:{person.id}:{day}",
+        "rally_id": rally.id,
+        "recipient": person.email,
+        "subject": _("New sign-ups: %(title)s", title=rally.title),
+        "body": body,
+        "unsubscribe_url": unsubscribe,
+    }
