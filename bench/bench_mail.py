@@ -219,8 +219,7 @@ def signup_latency(kind: str, servers: Servers, delay: float) -> tuple[float, fl
                 times.append(time.perf_counter() - started)
             assert response.status_code == 302, response.status_code
         for process in workers:
-            process.terminate()
-            process.wait(30)
+            stop(process)
         Queue(queue, connection=redis.Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
         with app.app_context():
             from rallyhub.extensions import db
@@ -240,6 +239,16 @@ def worker(env: dict) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """A warm shutdown (SIGTERM: the current job ends first), else SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def reminders_run(kind: str, servers: Servers) -> None:
@@ -303,8 +312,7 @@ def reminders_run(kind: str, servers: Servers) -> None:
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
         for process in workers[1:]:
-            process.terminate()
-            process.wait(10)
+            stop(process)
         pending.delete(delete_jobs=True)
         connection.close()
         with app.app_context():
