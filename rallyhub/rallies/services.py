@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
@@ -372,4 +372,22 @@ def calendar_rallies(campaign_id: int) -> list[Rally]:
         )
         .order_by(Rally.start_dt, Rally.id)
     )
+    return list(db.session.scalars(query))
+
+
+def upcoming_rallies(now: datetime, *, campaign_switch, until: datetime | None = None):
+    """Approved rallies starting after ``now`` (and by ``until``) of the campaigns where
+    ``campaign_switch`` (a boolean column of Campaign) is on, with their campaigns loaded."""
+    query = (
+        select(Rally)
+        .join(Campaign, Campaign.id == Rally.campaign_id)
+        .options(contains_eager(Rally.campaign))
+        .where(
+            campaign_switch.is_(True),
+            Rally.status == RallyStatus.APPROVED,
+            Rally.start_dt > now,
+        )
+    )
+    if until is not None:
+        query = query.where(Rally.start_dt <= until)
     return list(db.session.scalars(query))

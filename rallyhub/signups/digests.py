@@ -15,13 +15,13 @@ from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager
 
 from rallyhub.auth.services import digests_off_url
 from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
 from rallyhub.mail import queue_messages
-from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.rallies.models import Rally
+from rallyhub.rallies.services import upcoming_rallies
 from rallyhub.signups.models import Signup, SignupStatus
 from rallyhub.signups.services import places_left
 from rallyhub.urls import external_url
@@ -31,16 +31,7 @@ DIGEST = "digest"
 
 def queue_due_digests(now: datetime) -> int:
     """Write the digests due at ``now`` that are not written yet; return how many."""
-    rallies = db.session.scalars(
-        select(Rally)
-        .join(Campaign, Campaign.id == Rally.campaign_id)
-        .options(contains_eager(Rally.campaign))
-        .where(
-            Campaign.digests_on.is_(True),
-            Rally.status == RallyStatus.APPROVED,
-            Rally.start_dt > now,
-        )
-    ).all()
+    rallies = upcoming_rallies(now, campaign_switch=Campaign.digests_on)
     written = 0
     for rally in rallies:
         zone = ZoneInfo(rally.timezone)

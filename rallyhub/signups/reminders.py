@@ -16,12 +16,12 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import String, cast, literal, select
-from sqlalchemy.orm import contains_eager
 
 from rallyhub.campaigns.models import Campaign
 from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage, queue_messages
-from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.rallies.models import Rally
+from rallyhub.rallies.services import upcoming_rallies
 from rallyhub.signups.messages import (
     calendar_of,
     manage_url,
@@ -76,17 +76,7 @@ def due_kind(rally: Rally, now: datetime) -> str | None:
 
 def queue_due_reminders(now: datetime) -> int:
     """Write the reminders due at ``now`` that are not written yet; return how many."""
-    rallies = db.session.scalars(
-        select(Rally)
-        .join(Campaign, Campaign.id == Rally.campaign_id)
-        .options(contains_eager(Rally.campaign))
-        .where(
-            Campaign.reminders_on.is_(True),
-            Rally.status == RallyStatus.APPROVED,
-            Rally.start_dt > now,
-            Rally.start_dt <= now + LOOKAHEAD,
-        )
-    ).all()
+    rallies = upcoming_rallies(now, campaign_switch=Campaign.reminders_on, until=now + LOOKAHEAD)
     written = 0
     for rally in rallies:
         kind = due_kind(rally, now)
