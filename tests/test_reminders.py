@@ -189,6 +189,8 @@ def test_a_cancellation_tells_every_active_sign_up_once(app, client, rallies, ou
     notices = [m for m in outbox() if m["Subject"] == "Cancelled: Rally in Turin"]
     assert sorted(m["To"] for m in notices) == ["a@example.org", "b@example.org"]
     assert "Police banned it.\nStay safe." in notices[0].get_content()
+    (calendar,) = list(notices[0].iter_attachments())
+    assert "STATUS:CANCELLED" in calendar.get_content()
 
 
 def test_the_purge_takes_every_message_of_a_purged_sign_up(app, client, rallies, runner):

@@ -16,7 +16,7 @@ from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, RallyStatus
 from rallyhub.rallies.services import location_for
 from rallyhub.signals import rally_cancelled, rally_changed
-from rallyhub.signups.messages import about, manage_url, when_line, where_line
+from rallyhub.signups.messages import about, calendar_of, manage_url, when_line, where_line
 from rallyhub.signups.models import Signup, SignupStatus
 from rallyhub.signups.services import ACTIVE, promote_waitlisted
 
@@ -124,6 +124,8 @@ def tell_cancelled(rally: Rally) -> int:
     """E-mail every active sign-up that the rally is cancelled, with the organizer's message."""
     if rally.end_dt <= utcnow():
         return 0
+    # The calendar file says CANCELLED: calendar programs strike the event through.
+    calendar = calendar_of(rally)
     rows = []
     for signup in _active_signups(rally):
         with force_locale(signup.language):
@@ -146,6 +148,7 @@ def tell_cancelled(rally: Rally) -> int:
                 "dedup_key": f"cancellation:{signup.id}",
                 "signup_id": signup.id,
                 "rally_id": rally.id,
+                "calendar": calendar,
             }
         )
     return len(queue_messages(rows))
