@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from rallyhub.auth.audit import AuditRecord
 from rallyhub.extensions import db
+from rallyhub.places.distance import distance_km
 from rallyhub.rallies.models import Rally, RallyStatus
 from tests.conftest import post_form
+from tests.factories import DEFAULT_PASSWORD
 from tests.rally_data import rally_form
 
 
@@ -157,3 +159,76 @@ def test_every_change_is_audited(app, client, organizer, rallies):
             .order_by(AuditRecord.id)
         ).all()
     assert actions == ["rally.update", "rally.cancel"]
+
+
+# Gyumri is 90 km from Yerevan: a kept pin would still pass the 100 km check.
+YEREVAN = (40.17766, 44.51262)
+GYUMRI_ID = 616635
+
+
+def test_a_new_city_moves_the_pin_the_form_showed(app, client, organizer, rallies):
+    rally_id = rallies(
+        organizer_id=organizer,
+        city="Yerevan",
+        country_code="AM",
+        timezone="Asia/Yerevan",
+        latitude=YEREVAN[0],
+        longitude=YEREVAN[1],
+        place_id=616052,
+    )
+    form = _edit_form(app, rally_id, city="Gyumri", place_id=str(GYUMRI_ID))
+    assert (form["latitude"], form["longitude"]) == tuple(map(str, YEREVAN)), "as pre-filled"
+    assert post_form(client, f"/rallies/{rally_id}/edit", form).status_code == 302
+    rally = _rally(app, rally_id)
+    assert rally.city == "Gyumri"
+    assert distance_km(rally.latitude, rally.longitude, 40.7942, 43.8453) < 5
+    with app.app_context():  # HQ approves the move
+        db.session.get(Rally, rally_id).status = RallyStatus.APPROVED
+        db.session.commit()
+    near = client.get("/api/v1/events?lat=40.7942&lon=43.8453&radius_km=20").get_json()
+    assert [f["properties"]["id"] for f in near["features"]] == [rally_id]
+    assert client.get("/api/v1/events?near=Yerevan&radius_km=20").get_json()["features"] == []
+
+
+def test_a_pin_moved_on_purpose_is_kept_with_the_new_city(app, client, organizer, rallies):
+    rally_id = rallies(
+        organizer_id=organizer,
+        city="Yerevan",
+        country_code="AM",
+        timezone="Asia/Yerevan",
+        latitude=YEREVAN[0],
+        longitude=YEREVAN[1],
+        place_id=616052,
+    )
+    form = _edit_form(
+        app,
+        rally_id,
+        city="Gyumri",
+        place_id=str(GYUMRI_ID),
+        latitude="40.7890",
+        longitude="43.8470",
+    )
+    assert post_form(client, f"/rallies/{rally_id}/edit", form).status_code == 302
+    rally = _rally(app, rally_id)
+    assert (rally.latitude, rally.longitude) == (40.789, 43.847)
+
+
+def test_a_rejected_rally_can_be_fixed_and_sent_again(app, client, organizer, rallies, users):
+    rally_id = rallies(
+        organizer_id=organizer, status=RallyStatus.REJECTED, review_note="Add a meeting point."
+    )
+    page = client.get(f"/rallies/{rally_id}").get_data(as_text=True)
+    assert "Fix it and send it to HQ again" in page and "Add a meeting point." in page
+    edit_page = client.get(f"/rallies/{rally_id}/edit").get_data(as_text=True)
+    assert "Saving sends the rally to HQ for review again." in edit_page
+    response = post_form(
+        client, f"/rallies/{rally_id}/edit", _edit_form(app, rally_id, meeting_point="Mynttorget 2")
+    )
+    assert response.status_code == 302
+    rally = _rally(app, rally_id)
+    assert (rally.status, rally.meeting_point) == (RallyStatus.PENDING, "Mynttorget 2")
+    # Another organizer still may not.
+    users(email="other@example.org")
+    other = app.test_client()
+    post_form(other, "/auth/login", {"email": "other@example.org", "password": DEFAULT_PASSWORD})
+    assert other.get(f"/rallies/{rally_id}/edit").status_code in (403, 404)

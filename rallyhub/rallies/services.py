@@ -5,7 +5,7 @@ HQ's review is in ``review``, co-organizers in ``coorganizers``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -252,16 +252,29 @@ def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
     """
     if not can_manage(rally, actor):
         raise NotAllowed()
-    if rally.status in (RallyStatus.CANCELLED, RallyStatus.REJECTED):
-        raise UserError(_("A cancelled or rejected rally cannot be changed."))
+    if rally.status is RallyStatus.CANCELLED:
+        raise UserError(_("A cancelled rally cannot be changed."))
     if data.campaign_id != rally.campaign_id:
         active_campaign(data.campaign_id)
+    new_city = (
+        data.place.geonameid != rally.place_id
+        if rally.place_id is not None
+        else data.place.name != rally.city
+    )
+    if new_city and (data.latitude, data.longitude) == (rally.latitude, rally.longitude):
+        # The pin the form showed belongs to the old city: the new city places it, unless
+        # the organizer moved it on purpose.
+        data = replace(data, latitude=None, longitude=None)
     before = _facts(rally)
     _apply(rally, data)
     after = _facts(rally)
     changed = [name for name in before if before[name] != after[name]]
     reviewed = [name for name in changed if name in REVIEWED_FACTS]
-    back_to_review = rally.status is RallyStatus.APPROVED and bool(reviewed) and not actor.is_hq
+    # A rejected rally, fixed as HQ's note asked, goes back to HQ as well.
+    resubmitted = rally.status is RallyStatus.REJECTED
+    back_to_review = resubmitted or (
+        rally.status is RallyStatus.APPROVED and bool(reviewed) and not actor.is_hq
+    )
     if back_to_review:
         rally.status = RallyStatus.PENDING
     detail = f"changed: {','.join(changed)}" if changed else ""
