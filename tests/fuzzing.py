@@ -125,7 +125,13 @@ def build_world(app, tag: str = "") -> World:
     user_ids["disabled"] = users(email=f"disabled{tag}@example.org", disabled=True)
     campaign_id = campaigns()
     common = {"organizer_id": user_ids["owner"], "campaign_id": campaign_id}
-    approved_id = rallies(title="Approved rally", capacity=50, **common)
+    # Under way (started an hour ago, two hours long): check-in and turnout forms are open.
+    approved_id = rallies(
+        title="Approved rally",
+        capacity=50,
+        start_dt=utcnow().replace(microsecond=0) - timedelta(hours=1),
+        **common,
+    )
     pending_id = rallies(title="Pending rally", status=RallyStatus.PENDING, **common)
     with app.app_context():
         for rally_id in (approved_id, pending_id):

@@ -108,7 +108,12 @@ MATRIX: dict[tuple[str, str], tuple[tuple, tuple | None]] = {
     ('signups.unsubscribe', 'GET'): ((404, 200, 404, 404, 404, 404), None),
     ('signups.unsubscribe', 'POST'): ((404, 302, 404, 404, 404, 404), None),
     ('signups.thanks', 'GET'): ((200, 200, 200, 200, 200, 200), (404, 404, 200, 200, 404, 200)),
-    ('signups.toggle_checkin', 'POST'): (EDITED, EDITED_PENDING),
+    # The world's rallies are days ahead: editors get past the access check to "check-in opens
+    # on the day" (400).
+    ('signups.toggle_checkin', 'POST'): (
+        (302, 302, 400, 400, 403, 400),
+        (302, 302, 400, 400, 404, 400),
+    ),
     ('signups.turnout', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),
     ('signups.turnout', 'POST'): ((302, 302, 400, 400, 403, 400), (302, 302, 400, 400, 404, 400)),
     ('signups.walk_ins', 'POST'): ((302, 302, 400, 400, 403, 400), (302, 302, 400, 400, 404, 400)),

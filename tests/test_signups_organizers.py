@@ -242,3 +242,44 @@ def test_other_organizers_cannot_change_attendance(app, rally, users, outbox, pa
         assert db.session.scalar(select(TurnoutReport)) is None
         assert db.session.get(Signup, signup_id).checked_in_dt is None
     assert outbox() == []
+
+
+def test_check_in_opens_on_the_rallys_day_in_its_own_zone(app, client, users, rallies, auth):
+    """A tap the evening before would count as turnout on HQ's dashboard."""
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    organizer = users(email="org2@example.org")
+    # 00:30 on 2027-06-10 in Yerevan (UTC+4) is still 2027-06-09 in UTC.
+    rally_id = rallies(
+        organizer_id=organizer,
+        timezone="Asia/Yerevan",
+        start_dt=datetime(2027, 6, 10, 14, 0, tzinfo=UTC),
+    )
+    with app.app_context():
+        signup = Signup(rally_id=rally_id, name="Ana", email="ana@example.org")
+        db.session.add(signup)
+        db.session.commit()
+        signup_id = signup.id
+    auth.login("org2@example.org")
+    page = f"/rallies/{rally_id}/checkin"
+    evening_before = datetime(2027, 6, 9, 19, 0, tzinfo=UTC)  # 23:00 in Yerevan
+    just_after_midnight = datetime(2027, 6, 9, 20, 30, tzinfo=UTC)  # 00:30 on the day
+    with mock.patch("rallyhub.signups.attendance.utcnow", return_value=evening_before):
+        shown = client.get(page).get_data(as_text=True)
+        assert "Check-in opens on the day of the rally" in shown
+        assert "Tap when present" not in shown
+        early = post_form(client, f"{page}/{signup_id}", {"present": "1"}, page=page)
+        assert early.status_code == 400
+        assert "Check-in opens on the day" in early.get_data(as_text=True)
+        walk_ins = post_form(client, f"/rallies/{rally_id}/walk-ins", {"walk_ins": "4"}, page=page)
+        assert walk_ins.status_code == 400
+    with app.app_context():
+        assert db.session.get(Signup, signup_id).checked_in_dt is None
+        assert db.session.get(Rally, rally_id).walk_in_count == 0
+    with mock.patch("rallyhub.signups.attendance.utcnow", return_value=just_after_midnight):
+        assert "Tap when present" in client.get(page).get_data(as_text=True)
+        on_the_day = post_form(client, f"{page}/{signup_id}", {"present": "1"}, page=page)
+        assert on_the_day.status_code == 302
+    with app.app_context():
+        assert db.session.get(Signup, signup_id).checked_in_dt is not None

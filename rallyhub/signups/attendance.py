@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -82,11 +84,24 @@ def record_attendee_export(actor, rally: Rally) -> None:
     record_audit(actor, "attendees.export", "rally", rally.id)
 
 
+def checkin_open(rally: Rally, now: datetime | None = None) -> bool:
+    """Whether check-in has opened: from the rally's day on, in its own zone. Earlier, nobody
+    can be present, and a tap would count as turnout on HQ's dashboard."""
+    zone = ZoneInfo(rally.timezone)
+    return (now or utcnow()).astimezone(zone).date() >= rally.start_dt.astimezone(zone).date()
+
+
+def _require_checkin_open(rally: Rally) -> None:
+    if not checkin_open(rally):
+        raise UserError(_("Check-in opens on the day of the rally."))
+
+
 def set_checked_in(actor, rally: Rally, signup_id: int, present: bool) -> Signup:
-    """Check a person in (or undo it) at the rally."""
+    """Check a person in (or undo it) at the rally, from its day on."""
     signup = db.session.get(Signup, signup_id)
     if signup is None or signup.rally_id != rally.id:
         raise NotFound()
+    _require_checkin_open(rally)
     if signup.status is SignupStatus.CANCELLED and present:
         raise UserError(_("This sign-up was cancelled; count the person as a walk-in."))
     signup.checked_in_dt = utcnow() if present else None
@@ -94,7 +109,8 @@ def set_checked_in(actor, rally: Rally, signup_id: int, present: bool) -> Signup
 
 
 def set_walk_ins(rally: Rally, count: int) -> None:
-    """Record how many came without signing up."""
+    """Record how many came without signing up, from the rally's day on."""
+    _require_checkin_open(rally)
     rally.walk_in_count = count
 
 

@@ -223,6 +223,7 @@ def checkin(rally_id: int):
         counts=attendance.attendance_counts(rally.id),
         action_form=ActionForm(),
         walk_in_form=WalkInForm(walk_ins=rally.walk_in_count),
+        checkin_open=attendance.checkin_open(rally),
     )
 
 
