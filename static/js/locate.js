@@ -12,8 +12,10 @@
     button.disabled = true;
     navigator.geolocation.getCurrentPosition(
       function (position) {
-        document.getElementById("near-lat").value = position.coords.latitude.toFixed(5);
-        document.getElementById("near-lon").value = position.coords.longitude.toFixed(5);
+        // Two decimals, about 1 km: the search needs no more, and the URL (history, proxies,
+        // shared links) must not hold where someone is to the metre.
+        document.getElementById("near-lat").value = position.coords.latitude.toFixed(2);
+        document.getElementById("near-lon").value = position.coords.longitude.toFixed(2);
         document.getElementById("near-q").value = "";
         form.submit();
       },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 from rallyhub.rallies.models import Visibility
 
@@ -48,7 +49,7 @@ def test_sharing_the_location_finds_the_nearest_rally(browser, live_server, rall
     context = browser.new_context(
         base_url=live_server,
         permissions=["geolocation"],
-        geolocation={"latitude": 59.86, "longitude": 17.64},
+        geolocation={"latitude": 59.858562, "longitude": 17.638927},
     )
     page = context.new_page()
     page.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
@@ -57,6 +58,9 @@ def test_sharing_the_location_finds_the_nearest_rally(browser, live_server, rall
     page.get_by_role("heading", name=re.compile("Rallies within 50 km of you")).wait_for()
     first = page.locator("ol.results li").first.inner_text()
     assert "Uppsala rally" in first
+    # The position leaves the browser rounded to about a kilometre.
+    query = dict(parse_qsl(urlsplit(page.url).query))
+    assert (query["lat"], query["lon"]) == ("59.86", "17.64")
     context.close()
 
 
