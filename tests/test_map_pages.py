@@ -153,3 +153,17 @@ def test_campaign_calendar_lists_its_rallies_and_marks_cancelled(client, rallies
     assert events["Off #GiustiziaPerLaCecenia"]["STATUS"] == "CANCELLED"
     assert events["On #GiustiziaPerLaCecenia"].decoded("DTSTART").astimezone(UTC) == start
     assert client.get("/campaigns/nope/rallies.ics").status_code == 404
+
+
+def test_a_search_far_from_every_rally_shows_the_nearest_anyway(client, rallies):
+    rallies(title="Stockholm rally", latitude=59.3293, longitude=18.0686)
+    rallies(title="Uppsala rally", latitude=59.8586, longitude=17.6389, city="Uppsala")
+    page = client.get("/near?q=Москва&radius_km=500").get_data(as_text=True)
+    assert "No rallies within 500 km." in page and "Organize one there" in page
+    listed = re.findall(
+        r'<li><a href="/rallies/\d+">([^<]+)</a>.*?class="distance">([^<]+)<', page, re.S
+    )
+    # Moscow to Stockholm is about 1,230 km, to Uppsala about 1,260 km (great circle).
+    assert [title for title, _km in listed] == ["Stockholm rally", "Uppsala rally"]
+    kms = [int(km.replace(",", "").removesuffix(" km")) for _title, km in listed]
+    assert 1210 < kms[0] < 1250 and 1240 < kms[1] < 1280

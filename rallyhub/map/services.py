@@ -26,6 +26,8 @@ LIST_SOONEST = 120
 DEFAULT_RADIUS_KM = 50
 # Results a "near me" search shows at most.
 NEAR_LIMIT = 100
+# With nothing within the radius: this many of the nearest, at any distance on Earth.
+NEAREST_ANYWHERE, ANYWHERE_KM = 5, 20_040
 
 
 class LocalMap(folium.Map):
@@ -118,23 +120,34 @@ def parse_near_search(args) -> NearSearch:
 
 @dataclass(frozen=True)
 class Nearby:
-    """The rallies found near a search's centre, with their distances, and their markers."""
+    """The rallies found near a search's centre, with their distances, and their markers.
+
+    ``beyond`` is True when none were within the radius and these are the nearest anywhere:
+    a search far from every rally still shows where the closest ones are.
+    """
 
     results: list[tuple[Rally, float]]
     markers: list[list]
+    beyond: bool = False
 
 
 def rallies_near(search: NearSearch, limit: int = NEAR_LIMIT) -> Nearby:
-    """The nearest rallies to ``search``'s centre, nearest first."""
+    """The nearest rallies to ``search``'s centre within its radius, nearest first; if there
+    are none, the NEAREST_ANYWHERE nearest at any distance."""
     assert search.centre is not None
     page = find_rallies_near(*search.centre, search.radius_km, search.filters, limit=limit)
+    beyond = not page.hits
+    if beyond:
+        page = find_rallies_near(
+            *search.centre, ANYWHERE_KM, search.filters, limit=NEAREST_ANYWHERE
+        )
     ids = [rally_id for rally_id, _km in page.hits]
     rallies = {r.id: r for r in db.session.scalars(select(Rally).where(Rally.id.in_(ids)))}
     results = [(rallies[rally_id], km) for rally_id, km in page.hits]
     markers = [
         _marker([getattr(rally, column.key) for column in MARKER_COLUMNS]) for rally, _ in results
     ]
-    return Nearby(results, markers)
+    return Nearby(results, markers, beyond)
 
 
 def render_map(

@@ -54,6 +54,7 @@ def near():
         radius=search.radius_km,
         filters=search.filters,
         results=nearby.results if nearby else [],
+        beyond=nearby.beyond if nearby else False,
         wider=next((r for r in RADIUS_CHOICES if r > search.radius_km), None),
         radius_choices=RADIUS_CHOICES,
         nearby_map=services.render_map(
