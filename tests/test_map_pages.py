@@ -167,3 +167,32 @@ def test_a_search_far_from_every_rally_shows_the_nearest_anyway(client, rallies)
     assert [title for title, _km in listed] == ["Stockholm rally", "Uppsala rally"]
     kms = [int(km.replace(",", "").removesuffix(" km")) for _title, km in listed]
     assert 1210 < kms[0] < 1250 and 1240 < kms[1] < 1280
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "words"),
+    [
+        ("start=2027-06-10&end=2027-06-01", "end", "must not be before"),
+        ("country=Sweden", "country", "country"),
+        ("start=10/06/2027", "start", "must be a date like"),
+    ],
+)
+def test_a_filter_that_cannot_be_read_is_explained_beside_its_field(
+    client, rallies, query, field, words
+):
+    rallies(title="Stockholm rally")
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    error = re.search(rf'<span class="field-error" id="f-{field}-error" role="alert">([^<]+)', page)
+    assert error and words in error.group(1)
+    assert "Stockholm rally" in page, "the page still shows every rally"
+    assert "/map/points.json" in page and "Sweden" not in page.split("/map/points.json")[1][:60]
+
+
+def test_the_country_filter_lists_countries_by_name(client, rallies):
+    rallies(country_code="SE", city="Stockholm")
+    rallies(country_code="AM", city="Yerevan", latitude=40.18, longitude=44.51)
+    page = client.get("/?country=AM").get_data(as_text=True)
+    options = re.findall(r'<option value="([A-Z]{2})"( selected)?>([^<]+)</option>', page)
+    assert options == [("AM", " selected", "Armenia"), ("SE", "", "Sweden")]

@@ -138,6 +138,10 @@ def test_walk_ins_are_counted(app, client, rally, value, status):
     assert response.status_code == status
     with app.app_context():
         assert db.session.get(Rally, rally).walk_in_count == (12 if status == 302 else 0)
+    if status == 400:
+        # The check-in page again, the error beside the field, the list still there.
+        page = response.get_data(as_text=True)
+        assert "Check-in: " in page and 'id="walk_ins-errors"' in page and "Ана" in page
 
 
 def test_turnout_report_is_saved_corrected_and_audited(app, client, rally):

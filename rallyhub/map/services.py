@@ -17,7 +17,7 @@ from rallyhub.extensions import db
 from rallyhub.i18n import country_name
 from rallyhub.params import number_arg
 from rallyhub.places.services import PlaceSearch, search_place
-from rallyhub.rallies.filters import RallyFilter, filtered
+from rallyhub.rallies.filters import NO_FILTER, RallyFilter, filtered
 from rallyhub.rallies.models import Rally
 from rallyhub.rallies.search import find_rallies_near
 
@@ -252,3 +252,9 @@ def active_campaigns() -> list[Campaign]:
             select(Campaign).where(Campaign.is_active).order_by(Campaign.start_date, Campaign.id)
         )
     )
+
+
+def countries_with_rallies() -> list[tuple[str, str]]:
+    """(code, name in the reader's language) of the countries with upcoming rallies, by name."""
+    codes = db.session.scalars(filtered(select(Rally.country_code).distinct(), NO_FILTER)).all()
+    return sorted(((code, country_name(code)) for code in codes), key=lambda pair: pair[1])

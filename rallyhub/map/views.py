@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 
+from rallyhub.errors import UserError
 from rallyhub.map import services
-from rallyhub.rallies.filters import RallyFilter
+from rallyhub.rallies.filters import NO_FILTER, RallyFilter
 
 bp = Blueprint("map", __name__)
 
@@ -14,22 +15,35 @@ RADIUS_CHOICES = (10, 25, 50, 100, 250, 500)
 
 @bp.route("/")
 def index():
-    """Campaign banner, the search box, the world map and the list by country."""
-    filters = RallyFilter.from_args(request.args)
+    """Campaign banner, the search box, the world map and the list by country.
+
+    A filter that cannot be read shows every rally, with the error beside its field (400).
+    """
+    try:
+        filters, error = RallyFilter.from_args(request.args), None
+    except UserError as refused:
+        filters, error = NO_FILTER, refused
     return render_template(
         "map/index.html",
         filters=filters,
+        filter_error=error,
         campaigns=services.active_campaigns(),
-        world=services.render_map(points_url=_points_url()),
+        world=services.render_map(points_url=_points_url(filters)),
         countries=services.rallies_by_country(filters),
+        country_choices=services.countries_with_rallies(),
         radius_choices=RADIUS_CHOICES,
-    )
+    ), 400 if error else 200
 
 
-def _points_url() -> str:
-    """The marker data for the current filters."""
-    keep = {k: v for k, v in request.args.items() if k in ("campaign", "country", "start", "end")}
-    return url_for("map.points", **keep)
+def _points_url(filters: RallyFilter) -> str:
+    """The marker data for ``filters``."""
+    values = {
+        "campaign": filters.campaign_slug,
+        "country": filters.country_code,
+        "start": filters.start.isoformat() if filters.start else None,
+        "end": filters.end.isoformat() if filters.end else None,
+    }
+    return url_for("map.points", **{k: v for k, v in values.items() if v})
 
 
 @bp.route("/map/points.json")
@@ -69,5 +83,7 @@ def near():
 def embed():
     """The map alone, for partner sites' iframes (the only page that may be framed)."""
     g.frame_ancestors = "*"
-    RallyFilter.from_args(request.args)  # bad filters are a 400 here, not a broken map
-    return render_template("map/embed.html", world=services.render_map(points_url=_points_url()))
+    filters = RallyFilter.from_args(request.args)  # bad filters are a 400, not a broken map
+    return render_template(
+        "map/embed.html", world=services.render_map(points_url=_points_url(filters))
+    )

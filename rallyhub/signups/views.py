@@ -214,6 +214,11 @@ def attendees_csv(rally_id: int):
 def checkin(rally_id: int):
     """Check people in on the day: search, one tap per person, walk-ins."""
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    return _checkin_page(rally, WalkInForm(walk_ins=rally.walk_in_count))
+
+
+def _checkin_page(rally, walk_in_form: WalkInForm):
+    """The check-in page, with the walk-in form (shown again with its errors if it has any)."""
     search = request.args.get("q", "")[:120]
     return render_template(
         "signups/checkin.html",
@@ -222,9 +227,9 @@ def checkin(rally_id: int):
         rows=attendance.attendee_rows(rally.id, search).all(),
         counts=attendance.attendance_counts(rally.id),
         action_form=ActionForm(),
-        walk_in_form=WalkInForm(walk_ins=rally.walk_in_count),
+        walk_in_form=walk_in_form,
         checkin_open=attendance.checkin_open(rally),
-    )
+    ), form_status(walk_in_form)
 
 
 @bp.route("/rallies/<int:rally_id>/checkin/<int:signup_id>", methods=["POST"])
@@ -247,7 +252,9 @@ def walk_ins(rally_id: int):
     rally = rallies.get_rally_or_404(rally_id, for_edit=True)
     form = WalkInForm()
     if not form.validate_on_submit():
-        raise UserError(form.walk_ins.errors[0] if form.walk_ins.errors else None, field="walk_ins")
+        if not form.errors:  # the CSRF token alone failed
+            raise UserError(_("Please try again from the check-in page."))
+        return _checkin_page(rally, form)
     attendance.set_walk_ins(rally, form.walk_ins.data)
     flash(_("Walk-ins saved."), "success")
     return redirect(url_for("signups.checkin", rally_id=rally.id))
