@@ -79,15 +79,20 @@ def enable(user_id: int):
 @hq_required
 def review_queue():
     """Pending rallies, oldest first, each with its likely duplicates and organizer history."""
-    queue = [
-        (
-            rally,
-            review.likely_duplicates(rally),
-            review.organizer_history(rally.organizer),
-            review.changes_since_approval(rally),
+    queue = []
+    for rally in review.review_queue():
+        duplicates = review.likely_duplicates(rally)
+        queue.append(
+            (
+                rally,
+                duplicates,
+                review.organizer_history(rally.organizer),
+                review.changes_since_approval(rally),
+                # HQ sees the exact pin, and the duplicates beside it on the same small map.
+                rallies.location_for(rally, viewer=current_user),
+                [[other.latitude, other.longitude] for other, _km in duplicates],
+            )
         )
-        for rally in review.review_queue()
-    ]
     return render_template(
         "hq/review.html",
         queue=queue,

@@ -77,3 +77,36 @@ def test_protected_rally_map_shows_an_area_not_a_pin(page, rallies):
     page.locator("#rally-map path.leaflet-interactive").wait_for()
     assert page.locator("#rally-map .leaflet-marker-icon").count() == 0
     page.get_by_text("The meeting point is sent to you after you sign up.").wait_for()
+
+
+def test_hq_reviews_with_the_pin_and_its_likely_duplicates_on_a_map(
+    page, users, rallies, campaigns
+):
+    from datetime import UTC, datetime
+
+    from rallyhub.rallies.models import RallyStatus
+
+    users(email="hq@example.org", role=Role.HQ)
+    campaign = campaigns()
+    start = datetime(next_year(), 6, 10, 16, 0, tzinfo=UTC)
+    pending = rallies(
+        title="New rally",
+        status=RallyStatus.PENDING,
+        campaign_id=campaign,
+        start_dt=start,
+        visibility=Visibility.PROTECTED,
+        latitude=59.3326,
+        longitude=18.0649,
+    )
+    rallies(
+        title="Older rally", campaign_id=campaign, start_dt=start, latitude=59.34, longitude=18.07
+    )
+    _sign_in(page, "hq@example.org")
+    page.goto("/hq/review")
+    review_map = page.locator(f"#review-map-{pending}")
+    # HQ sees the exact pin of a protected rally, and the duplicate 1 km away as a ring.
+    review_map.locator(".leaflet-marker-icon").wait_for()
+    assert review_map.get_attribute("data-lat") == "59.3326"
+    review_map.locator("path.leaflet-interactive").wait_for()
+    assert page.tile_requests, "the configured tiles are drawn"
+    assert page.foreign_requests == [] and page.dialogs == []
