@@ -40,6 +40,7 @@ def rally(app, users, rallies, auth):
                     email=f"p{n}@example.org",
                     phone="+46 70 123",
                     status=status,
+                    consent_to_contact=n == 0,
                     created_dt=utcnow() - timedelta(days=3 - n),
                 )
             )
@@ -67,6 +68,16 @@ def test_attendee_csv_is_audited_and_safe_for_spreadsheets(app, client, rally):
     assert [r["email"] for r in rows] == ["p0@example.org", "p1@example.org", "p2@example.org"]
     assert rows[0]["name"] == "Ана" and rows[2]["status"] == "cancelled"
     assert rows[1]["name"] == '\'=HYPERLINK("http://x")', "formulas are neutralized"
+    assert [r["consent_to_contact"] for r in rows] == ["yes", "no", "no"]
+    assert list(rows[0]) == [
+        "name",
+        "email",
+        "phone",
+        "consent_to_contact",
+        "status",
+        "signed_up_utc",
+        "checked_in_utc",
+    ]
     with app.app_context():
         record = db.session.scalar(
             select(AuditRecord).where(AuditRecord.action == "attendees.export")
