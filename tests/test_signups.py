@@ -294,3 +294,22 @@ def test_manage_link_is_redacted_from_the_access_log():
 
     assert redact_path("GET /s/AbC_123-xyz HTTP/1.1") == "GET /s/… HTTP/1.1"
     assert re.search("AbC", redact_path("/s/AbC/cancel")) is None
+
+
+def test_the_manage_page_leads_back_to_the_rally_and_its_calendar(app, client, rallies, outbox):
+    rally_id = rallies(title="Rally in Lisbon")
+    _sign_up(client, rally_id)
+    manage = link_in(outbox()[0], "/s/")
+    page = client.get(manage).get_data(as_text=True)
+    assert f'href="/rallies/{rally_id}"' in page
+    assert f'href="/rallies/{rally_id}.ics"' in page
+    # Saving and cancelling are apart, and cancelling looks different.
+    save, cancel = page.index("Save"), page.index('class="button button-danger"')
+    assert save < page.index('class="danger-zone"') < cancel
+    with app.app_context():
+        from rallyhub.rallies.models import Rally
+
+        db.session.get(Rally, rally_id).status = RallyStatus.PENDING  # back in review
+        db.session.commit()
+    hidden = client.get(manage).get_data(as_text=True)
+    assert f'href="/rallies/{rally_id}.ics"' not in hidden, "no link to a page that is not up"

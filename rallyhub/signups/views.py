@@ -131,6 +131,7 @@ def manage(token: str):
         form=form,
         cancel_form=ActionForm(),
         location=rallies.location_for(signup.rally, signup=signup),
+        rally_public=rallies.is_public(signup.rally),
         can_change=services.may_change(signup),
         can_rejoin=services.may_rejoin(signup),
     ), form_status(form)
