@@ -59,7 +59,9 @@ organizer_dashboard_shown = _signals.signal(
     doc="""An organizer's "My rallies" page is being rendered (``rallies.views.mine``).
 
     :param sender: the signed-in :class:`~rallyhub.auth.models.User`.
-    :return: template values, e.g. ``{"checklist": ...}`` (toolkits' steps for organizers).
+    :param rallies: the rallies the page lists.
+    :return: template values, e.g. ``{"checklist": ...}`` (toolkits' steps for organizers),
+        ``{"signup_counts": ...}`` (sign-ups: going and waiting per rally).
     """,
 )
 

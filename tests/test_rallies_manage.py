@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -232,3 +233,45 @@ def test_a_rejected_rally_can_be_fixed_and_sent_again(app, client, organizer, ra
     other = app.test_client()
     post_form(other, "/auth/login", {"email": "other@example.org", "password": DEFAULT_PASSWORD})
     assert other.get(f"/rallies/{rally_id}/edit").status_code in (403, 404)
+
+
+def test_my_rallies_come_soonest_first_with_their_sign_up_counts(app, client, organizer, rallies):
+    from datetime import timedelta
+
+    from rallyhub.models import utcnow
+    from rallyhub.signups.models import Signup, SignupStatus
+
+    now = utcnow()
+    later = rallies(organizer_id=organizer, title="Later", start_dt=now + timedelta(days=20))
+    sooner = rallies(organizer_id=organizer, title="Sooner", start_dt=now + timedelta(days=2))
+    past = rallies(organizer_id=organizer, title="Past", start_dt=now - timedelta(days=9))
+    with app.app_context():
+        for n, status in enumerate(
+            [
+                SignupStatus.GOING,
+                SignupStatus.GOING,
+                SignupStatus.WAITLISTED,
+                SignupStatus.CANCELLED,
+            ]
+        ):
+            db.session.add(Signup(rally_id=sooner, name="A", email=f"a{n}@x.org", status=status))
+        db.session.commit()
+    page = client.get("/rallies/mine").get_data(as_text=True)
+    titles = re.findall(r'<a href="/rallies/(\d+)">([^<]+)</a>', page)
+    assert [title for _id, title in titles] == ["Sooner", "Later", "Past"]
+    item = re.search(r"Sooner</a>(.*?)</li>", page, re.S).group(1)
+    assert "2 going, 1 waiting" in item
+    assert f'href="/rallies/new?copy={past}"' in page and later
+
+
+def test_a_past_rally_is_copied_as_a_new_one_without_its_dates(app, client, organizer, rallies):
+    source = rallies(
+        organizer_id=organizer, title="IDAHOBIT rally", meeting_point="Sergels torg", capacity=80
+    )
+    form = client.get(f"/rallies/new?copy={source}").get_data(as_text=True)
+    assert 'value="IDAHOBIT rally"' in form and 'value="Sergels torg"' in form
+    assert 'value="80"' in form
+    assert re.search(r'<input[^>]*name="starts_at"[^>]*value=""', form), "the dates are new"
+    # Only one's own rallies can be copied.
+    other = rallies(title="Someone else's")
+    assert client.get(f"/rallies/new?copy={other}").status_code in (403, 404)

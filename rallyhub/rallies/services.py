@@ -307,7 +307,8 @@ def cancel_rally(actor: User, rally: Rally, note: str) -> None:
 
 
 def rallies_of(user: User) -> list[Rally]:
-    """The rallies a person organizes or co-organizes, soonest first."""
+    """The rallies a person organizes or co-organizes: the coming ones soonest first, then
+    the past ones, the latest first."""
     coorganized = select(rally_coorganizers.c.rally_id).where(
         rally_coorganizers.c.user_id == user.id
     )
@@ -315,9 +316,28 @@ def rallies_of(user: User) -> list[Rally]:
         select(Rally)
         .options(joinedload(Rally.campaign))
         .where(or_(Rally.organizer_id == user.id, Rally.id.in_(coorganized)))
-        .order_by(Rally.start_dt.desc(), Rally.id.desc())
     )
-    return list(db.session.scalars(query))
+    rallies = list(db.session.scalars(query))
+    now = utcnow()
+    coming = sorted((r for r in rallies if r.end_dt > now), key=lambda r: (r.start_dt, r.id))
+    past = sorted((r for r in rallies if r.end_dt <= now), key=lambda r: (r.start_dt, r.id))
+    return coming + past[::-1]
+
+
+def copy_of(rally: Rally) -> dict:
+    """What a new rally copied from ``rally`` starts with: everything but its dates."""
+    return {
+        "campaign_id": rally.campaign_id,
+        "title": rally.title,
+        "description": rally.description,
+        "city": rally.city,
+        "place_id": rally.place_id,
+        "meeting_point": rally.meeting_point,
+        "capacity": rally.capacity,
+        "language": rally.languages,
+        "visibility": rally.visibility.value,
+        "asks_phone": rally.asks_phone,
+    }
 
 
 # -- the public ------------------------------------------------------------------------------

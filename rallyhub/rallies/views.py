@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
@@ -84,15 +93,26 @@ def mine():
     return render_template(
         "rallies/mine.html",
         groups=groups,
-        **values_from_signal(organizer_dashboard_shown, current_user._get_current_object()),
+        **{
+            "signup_counts": {},
+            **values_from_signal(
+                organizer_dashboard_shown, current_user._get_current_object(), rallies=rallies
+            ),
+        },
     )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create():
-    """Register a rally; it waits for HQ's review."""
+    """Register a rally; it waits for HQ's review. ``?copy=<id>`` starts from one of the
+    organizer's own rallies, without its dates."""
     form = _rally_form()
+    copy_id = request.args.get("copy", type=int)
+    if copy_id and not form.is_submitted():
+        source = services.get_rally_or_404(copy_id, for_edit=True)
+        for name, value in services.copy_of(source).items():
+            form[name].data = value
     if form.validate_on_submit():
         try:
             rally = services.create_rally(current_user, _input_from(form))

@@ -89,6 +89,25 @@ def attendee_export_rows(rally_id: int) -> Iterator[tuple]:
         )
 
 
+def counts_by_rally(rally_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(going, waiting) per rally, for rallies with any; one query."""
+    if not rally_ids:
+        return {}
+    rows = db.session.execute(
+        select(Signup.rally_id, Signup.status, func.count())
+        .where(
+            Signup.rally_id.in_(rally_ids),
+            Signup.status.in_([SignupStatus.GOING, SignupStatus.WAITLISTED]),
+        )
+        .group_by(Signup.rally_id, Signup.status)
+    ).all()
+    counts: dict[int, tuple[int, int]] = {}
+    for rally_id, status, number in rows:
+        going, waiting = counts.get(rally_id, (0, 0))
+        counts[rally_id] = (number, waiting) if status is SignupStatus.GOING else (going, number)
+    return counts
+
+
 def attendance_counts(rally_id: int) -> dict[SignupStatus | str, int]:
     """How many sign-ups are in each status, and how many checked in."""
     rows = db.session.execute(

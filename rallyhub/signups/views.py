@@ -21,7 +21,7 @@ from rallyhub.exports import csv_response
 from rallyhub.extensions import csrf, limiter, writes_on_get
 from rallyhub.forms import ActionForm, form_status, show_error
 from rallyhub.rallies import services as rallies
-from rallyhub.signals import rally_page_shown
+from rallyhub.signals import organizer_dashboard_shown, rally_page_shown
 from rallyhub.signups import attendance, notices, services  # noqa: F401 (notices connects)
 from rallyhub.signups.forms import (
     ManageSignupForm,
@@ -75,6 +75,12 @@ def _signup_form_on_the_rally_page(rally, *, signup_form=None, **_extra) -> dict
         "signup_form": signup_form or signup_form_for(rally),
         "places_left": services.places_left(rally),
     }
+
+
+@organizer_dashboard_shown.connect
+def _signup_counts_on_the_dashboard(user, *, rallies=(), **_extra) -> dict:
+    """Going and waiting per rally on the organizer's "My rallies"."""
+    return {"signup_counts": attendance.counts_by_rally([rally.id for rally in rallies])}
 
 
 def _forget_joined_rallies() -> None:
