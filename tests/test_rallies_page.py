@@ -278,3 +278,30 @@ def test_text_downloads_name_their_charset_once(app, client, rallies, users, cam
     types.append(csv.headers["Content-Type"])
     csv.close()
     assert [t.count("charset=utf-8") for t in types] == [1, 1, 1], types
+
+
+def test_link_previews_name_a_protected_rallys_place_never(client, rallies):
+    from rallyhub.rallies.models import Visibility
+
+    public = rallies(title="Rally in Lisbon", city="Lisbon", country_code="PT")
+    protected = rallies(
+        title="Rally in Istanbul",
+        city="İstanbul",
+        country_code="TR",
+        timezone="Europe/Istanbul",
+        visibility=Visibility.PROTECTED,
+        meeting_point="Behind the ferry pier",
+    )
+
+    def preview(rally_id):
+        page = client.get(f"/rallies/{rally_id}").get_data(as_text=True)
+        return dict(re.findall(r'<meta property="og:(\w+)" content="([^"]*)">', page))
+
+    shown = preview(public)
+    assert shown["title"].startswith("Rally in Lisbon #")
+    assert "Lisbon, Portugal" in shown["description"]
+    assert shown["url"].endswith(f"/rallies/{public}")
+    hidden = preview(protected)
+    assert hidden["title"].startswith("Rally in Istanbul")
+    assert "İstanbul" not in hidden["description"] and "Turkey" not in hidden["description"]
+    assert "ferry" not in str(hidden)

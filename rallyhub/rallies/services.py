@@ -31,6 +31,7 @@ from rallyhub.rallies.models import (
     rally_coorganizers,
 )
 from rallyhub.signals import rally_cancelled, rally_changed, rally_page_shown, values_from_signal
+from rallyhub.urls import external_url
 
 # An exact pin further than this from the city centre is a typo (often swapped coordinates).
 MAX_PIN_DISTANCE_KM = 100.0
@@ -384,6 +385,7 @@ def page_context(rally: Rally, signup_form=None) -> dict:
     """
     return {
         "rally": rally,
+        "share_url": external_url("rallies.detail", rally_id=rally.id),
         "can_edit": can_manage(rally, current_user),
         "location": location_for(rally, viewer=current_user),
         "signup_form": None,
