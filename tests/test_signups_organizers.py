@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, TurnoutReport
 from rallyhub.signups.models import Signup, SignupStatus
 from tests.conftest import post_form
+from tests.factories import DEFAULT_PASSWORD
 
 
 @pytest.fixture
@@ -171,6 +173,23 @@ def test_turnout_report_is_saved_corrected_and_audited(app, client, rally):
             )
             == "150"
         )
+
+
+def test_hq_reads_the_organizers_turnout_notes(app, client, rally, users):
+    post_form(
+        client,
+        f"/rallies/{rally}/turnout",
+        {"people_present": "150", "notes": "Police kettled us <b>twice</b>.\nAll safe."},
+    )
+    users(email="hq@example.org", role=Role.HQ)
+    hq = app.test_client()
+    post_form(hq, "/auth/login", {"email": "hq@example.org", "password": DEFAULT_PASSWORD})
+    page = hq.get("/hq/").get_data(as_text=True)
+    row = re.search(r'<table class="reports">.*?</table>', page, re.S).group(0)
+    assert f'href="/rallies/{rally}"' in row and "<td>150</td>" in row
+    assert "Police kettled us &lt;b&gt;twice&lt;/b&gt;." in row and "All safe." in row
+    # Organizers do not see HQ's dashboard.
+    assert client.get("/hq/").status_code == 403
 
 
 def test_turnout_cannot_be_reported_before_the_rally(app, client, users, rallies, auth):

@@ -194,3 +194,22 @@ def turnout_points(summary: RallyFilter) -> list[dict]:
         }
         for row in db.session.execute(query)
     ]
+
+
+def turnout_reports(summary: RallyFilter, limit: int = 100) -> list[tuple]:
+    """The organizers' turnout reports with their notes, the latest rallies first:
+    (rally id, title, city, start, zone, people present, notes)."""
+    query = filtered(
+        select(
+            Rally.id,
+            Rally.title,
+            Rally.city,
+            Rally.start_dt,
+            Rally.timezone,
+            TurnoutReport.people_present,
+            TurnoutReport.notes,
+        ).join(TurnoutReport, TurnoutReport.rally_id == Rally.id),
+        summary,
+        Scope.HELD,
+    )
+    return list(db.session.execute(query.order_by(Rally.start_dt.desc()).limit(limit)))

@@ -137,6 +137,7 @@ def dashboard():
         totals=summaries.campaign_totals(summary),
         countries=summaries.country_rows(summary),
         points=summaries.turnout_points(summary),
+        reports=summaries.turnout_reports(summary),
         export_args={k: v for k, v in request.args.items() if k in ("campaign", "start", "end")},
     )
 
