@@ -97,7 +97,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple, tuple | None]] = {
     ('rallies.withdraw_invite', 'POST'): (EDITED, EDITED_PENDING),
     ('signups.attendees', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),
     ('signups.attendees_csv', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),
-    ('signups.cancel', 'POST'): ((404, 302, 404, 404, 404, 404), None),
+    # The supporter is asked first (200); only the link's holder gets that far.
+    ('signups.cancel', 'POST'): ((404, 200, 404, 404, 404, 404), None),
     ('signups.checkin', 'GET'): (EDITORS_SEE, EDITORS_SEE_PENDING),
     ('signups.create', 'POST'): ((400, 400, 400, 400, 400, 400), (404, 404, 400, 400, 404, 400)),
     ('signups.manage', 'GET'): ((404, 200, 404, 404, 404, 404), None),

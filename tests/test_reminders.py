@@ -141,7 +141,7 @@ def test_cancelled_and_waiting_sign_ups_get_no_reminder(app, client, rallies, ou
     _sign_up(app.test_client(), rally_id, "waiting@example.org")
     _sign_up(app.test_client(), rally_id, "gone@example.org")
     gone = link_in(outbox()[-1], "/s/")
-    post_form(app.test_client(), f"{gone}/cancel", {}, page=gone)
+    post_form(app.test_client(), f"{gone}/cancel", {"confirm": "yes"}, page=gone)
     _sweep(app, datetime(2027, 10, 31, 7, 0, tzinfo=UTC))
     assert [m["To"] for m in _reminders(outbox, "Today")] == ["going@example.org"]
 

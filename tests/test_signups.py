@@ -92,7 +92,7 @@ def test_full_rally_puts_signups_on_the_waiting_list_and_promotes_in_order(
 
     first_link = link_in(next(m for m in outbox() if m["To"] == "first@example.org"), "/s/")
     page = client.get(first_link).get_data(as_text=True)
-    client.post(f"{first_link}/cancel", data={"csrf_token": csrf_from(page)})
+    client.post(f"{first_link}/cancel", data={"csrf_token": csrf_from(page), "confirm": "yes"})
     assert [s for _, _, s in _signups(app, rally_id)] == [
         SignupStatus.CANCELLED,
         SignupStatus.GOING,
@@ -124,7 +124,7 @@ def test_manage_link_changes_details_and_cancels(app, client, rallies, outbox):
     with app.app_context():
         signup = db.session.scalar(select(Signup))
         assert (signup.name, signup.consent_to_contact) == ("Ana L.", False)
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     assert _signups(app, rally_id)[0][2] is SignupStatus.CANCELLED
     assert "You cancelled this sign-up." in client.get(link).get_data(as_text=True)
 
@@ -313,3 +313,18 @@ def test_the_manage_page_leads_back_to_the_rally_and_its_calendar(app, client, r
         db.session.commit()
     hidden = client.get(manage).get_data(as_text=True)
     assert f'href="/rallies/{rally_id}.ics"' not in hidden, "no link to a page that is not up"
+
+
+def test_cancelling_asks_first_and_changes_nothing_until_confirmed(app, client, rallies, outbox):
+    rally_id = rallies()
+    _sign_up(client, rally_id)
+    link = link_in(outbox()[0], "/s/")
+    asked = post_form(client, f"{link}/cancel", {}, page=link)
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "Cancel your sign-up?" in page and 'name="confirm" value="yes"' in page
+    assert asked.headers["Cache-Control"] == "no-store"
+    assert _signups(app, rally_id)[0][2] is SignupStatus.GOING
+    done = post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
+    assert done.status_code == 302
+    assert _signups(app, rally_id)[0][2] is SignupStatus.CANCELLED

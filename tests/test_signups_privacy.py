@@ -110,7 +110,7 @@ def test_a_cancelled_sign_up_is_not_revived_by_its_address(app, client, rallies,
     rally_id = rallies(capacity=2)
     _sign_up(client, rally_id, consent="y")
     link = link_in(outbox()[0], "/s/")
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     before = _row(app)
     assert before["status"] is SignupStatus.CANCELLED
 
@@ -129,7 +129,7 @@ def test_the_link_of_a_cancelled_sign_up_offers_to_join_again(app, client, ralli
     rally_id = rallies(capacity=1)
     _sign_up(client, rally_id)
     link = link_in(outbox()[0], "/s/")
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     page = client.get(link).get_data(as_text=True)
     assert "Sign up again" in page and 'name="name"' not in page
 
@@ -144,14 +144,14 @@ def test_joining_again_takes_the_end_of_the_waiting_list(app, client, rallies, o
     for email in ("ana@example.org", "bo@example.org", "cy@example.org"):
         _sign_up(app.test_client(), rally_id, email=email)
     ana = link_in(next(m for m in outbox() if m["To"] == "ana@example.org"), "/s/")
-    post_form(client, f"{ana}/cancel", {}, page=ana)  # bo gets the place, cy waits
+    post_form(client, f"{ana}/cancel", {"confirm": "yes"}, page=ana)  # bo gets the place, cy waits
     post_form(client, f"{ana}/rejoin", {}, page=ana)
     assert _row(app, "bo@example.org")["status"] is SignupStatus.GOING
     assert _row(app, "ana@example.org")["status"] is SignupStatus.WAITLISTED
     assert "waiting list again" in client.get(ana).get_data(as_text=True)
     # cy signed up before ana came back, so cy is promoted first.
     bo = link_in(next(m for m in outbox() if m["To"] == "bo@example.org"), "/s/")
-    post_form(client, f"{bo}/cancel", {}, page=bo)
+    post_form(client, f"{bo}/cancel", {"confirm": "yes"}, page=bo)
     assert _row(app, "cy@example.org")["status"] is SignupStatus.GOING
     assert _row(app, "ana@example.org")["status"] is SignupStatus.WAITLISTED
 
@@ -160,7 +160,7 @@ def test_joining_again_needs_an_open_rally_and_a_valid_form(app, client, rallies
     rally_id = rallies()
     _sign_up(client, rally_id)
     link = link_in(outbox()[0], "/s/")
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     assert client.post(f"{link}/rejoin", data={}).status_code == 400, "no CSRF token"
     token = csrf_from(client.get(link).get_data(as_text=True))
     with app.app_context():
@@ -183,7 +183,7 @@ def test_a_cancelled_sign_up_cannot_be_renamed(app, client, rallies, outbox):
     _sign_up(client, rally_id, name="Ana")
     link = link_in(outbox()[0], "/s/")
     token = csrf_from(client.get(link).get_data(as_text=True))
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     response = client.post(link, data={"csrf_token": token, "name": "Renamed", "consent": "y"})
     assert response.status_code == 400
     assert (_row(app)["name"], _row(app)["consent_to_contact"]) == ("Ana", False)
@@ -236,7 +236,7 @@ def test_pages_showing_a_sign_up_are_never_stored(app, client, rallies, outbox):
         "manage page": client.get(link),
         "change": post_form(client, link, {"name": "Ana L."}),
         "bad change": post_form(client, link, {"name": ""}),
-        "cancel": post_form(client, f"{link}/cancel", {}, page=link),
+        "cancel": post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link),
         "rejoin": post_form(client, f"{link}/rejoin", {}, page=link),
         "wrong link": client.get("/s/not-a-real-token"),
     }
@@ -326,7 +326,7 @@ def test_e_mails_carry_the_exact_pin_only_to_active_sign_ups(app, client, protec
     confirmation = outbox()[0].get_content()
     assert SECRET_POINT in confirmation and f"{EXACT[0]:.5f}, {EXACT[1]:.5f}" in confirmation
     link = link_in(outbox()[0], "/s/")
-    post_form(client, f"{link}/cancel", {}, page=link)
+    post_form(client, f"{link}/cancel", {"confirm": "yes"}, page=link)
     assert SECRET_POINT not in client.get(link).get_data(as_text=True)
     _sign_up(app.test_client(), protected)
     reminder = outbox()[-1].get_content()

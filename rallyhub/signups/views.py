@@ -145,7 +145,13 @@ def manage(token: str):
 
 @bp.route("/s/<token>/cancel", methods=["POST"])
 def cancel(token: str):
-    """Cancel one's own sign-up; a waiting person gets the place."""
+    """Cancel one's own sign-up, once confirmed on the page this answers first; a waiting
+    person gets the place. (A page rather than a script's dialog: it works everywhere.)"""
+    if request.form.get("confirm") != "yes":
+        signup = services.get_by_token(token)
+        return render_template(
+            "signups/confirm_cancel.html", signup=signup, rally=signup.rally, form=ActionForm()
+        )
     services.cancel(token)
     flash(_("Your sign-up is cancelled. Thank you for letting the organizers know."), "success")
     return redirect(url_for("signups.manage", token=token))

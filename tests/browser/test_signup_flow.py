@@ -59,6 +59,10 @@ def test_sign_up_wait_cancel_through_the_link_and_get_promoted(app, page, rallie
     page.goto(link_in(lena, "/s/"))
     page.get_by_text("You have a place.").wait_for()
     page.get_by_role("button", name="Cancel my sign-up").click()
+    # A page asks first; nothing has changed yet.
+    page.get_by_role("heading", name="Cancel your sign-up?").wait_for()
+    assert _statuses(app, rally_id)["lena@example.org"] is SignupStatus.GOING
+    page.get_by_role("button", name="Yes, cancel my sign-up").click()
     page.get_by_text("Your sign-up is cancelled.").wait_for()
     assert _statuses(app, rally_id)["marco@example.org"] is SignupStatus.GOING
     promoted = next(m for m in outbox() if m["Subject"].startswith("A place is yours"))
