@@ -57,6 +57,7 @@ def test_knowing_an_address_reveals_and_changes_nothing(app, page, rallies, outb
     page.goto(link_in(confirmation, "/s/"))
     page.get_by_text(SECRET_POINT).wait_for()
     page.get_by_role("button", name="Cancel my sign-up").click()
+    page.get_by_role("button", name="Yes, cancel my sign-up").click()
     page.get_by_text("Your sign-up is cancelled.").wait_for()
     assert SECRET_POINT not in page.content()
 
