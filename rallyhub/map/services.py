@@ -17,7 +17,7 @@ from rallyhub.extensions import db
 from rallyhub.i18n import country_name
 from rallyhub.params import number_arg
 from rallyhub.places.services import PlaceSearch, search_place
-from rallyhub.rallies.filters import NO_FILTER, RallyFilter, filtered
+from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
 from rallyhub.rallies.search import find_rallies_near
 
@@ -254,7 +254,13 @@ def active_campaigns() -> list[Campaign]:
     )
 
 
-def countries_with_rallies() -> list[tuple[str, str]]:
-    """(code, name in the reader's language) of the countries with upcoming rallies, by name."""
-    codes = db.session.scalars(filtered(select(Rally.country_code).distinct(), NO_FILTER)).all()
+def country_choices(filters: RallyFilter, countries: list) -> list[tuple[str, str]]:
+    """(code, localized name) of the countries the filter can pick, by name: those with
+    rallies under the other filters. Without a country chosen, that is the list by country
+    the page already holds (:func:`rallies_by_country`), so the home page asks nothing more."""
+    if filters.country_code is None:
+        return [(code, name) for name, code, _total, _rallies in countries]
+    codes = db.session.scalars(
+        filtered(select(Rally.country_code).distinct(), replace(filters, country_code=None))
+    ).all()
     return sorted(((code, country_name(code)) for code in codes), key=lambda pair: pair[1])

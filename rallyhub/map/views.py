@@ -23,14 +23,15 @@ def index():
         filters, error = RallyFilter.from_args(request.args), None
     except UserError as refused:
         filters, error = NO_FILTER, refused
+    countries = services.rallies_by_country(filters)
     return render_template(
         "map/index.html",
         filters=filters,
         filter_error=error,
         campaigns=services.active_campaigns(),
         world=services.render_map(points_url=_points_url(filters)),
-        countries=services.rallies_by_country(filters),
-        country_choices=services.countries_with_rallies(),
+        countries=countries,
+        country_choices=services.country_choices(filters, countries),
         radius_choices=RADIUS_CHOICES,
     ), 400 if error else 200
 

@@ -410,9 +410,10 @@ def calendar_rallies(campaign_id: int) -> list[Rally]:
     return list(db.session.scalars(query))
 
 
-def upcoming_rallies(now: datetime, *, campaign_switch, until: datetime | None = None):
-    """Approved rallies starting after ``now`` (and by ``until``) of the campaigns where
-    ``campaign_switch`` (a boolean column of Campaign) is on, with their campaigns loaded."""
+def upcoming_rallies(now: datetime, *, campaign_switch, until: datetime | None = None, among=None):
+    """Approved rallies starting after ``now`` (and by ``until``; with ``among``, a select of
+    rally ids, only those) of the campaigns where ``campaign_switch`` (a boolean column of
+    Campaign) is on, with their campaigns loaded."""
     query = (
         select(Rally)
         .join(Campaign, Campaign.id == Rally.campaign_id)
@@ -425,4 +426,6 @@ def upcoming_rallies(now: datetime, *, campaign_switch, until: datetime | None =
     )
     if until is not None:
         query = query.where(Rally.start_dt <= until)
+    if among is not None:
+        query = query.where(Rally.id.in_(among))
     return list(db.session.scalars(query))

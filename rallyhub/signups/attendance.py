@@ -189,6 +189,7 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
     batch = secrets.token_hex(8)
     rows = []
     for signup_id, email, token, language in recipients:
+        unsubscribe = external_url("signups.unsubscribe", token=token)
         with force_locale(language):
             footer = "\n".join(
                 [
@@ -202,10 +203,7 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
                         "Change or cancel your sign-up: %(link)s",
                         link=external_url("signups.manage", token=token),
                     ),
-                    _(
-                        "No more messages from the organizers: %(link)s",
-                        link=external_url("signups.unsubscribe", token=token),
-                    ),
+                    _("No more messages from the organizers: %(link)s", link=unsubscribe),
                 ]
             )
         rows.append(
@@ -217,7 +215,7 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
                 "recipient": email,
                 "subject": subject,
                 "body": f"{body}\n\n{footer}",
-                "unsubscribe_url": external_url("signups.unsubscribe", token=token),
+                "unsubscribe_url": unsubscribe,
             }
         )
     queue_messages(rows)

@@ -31,7 +31,11 @@ DIGEST = "digest"
 
 def queue_due_digests(now: datetime) -> int:
     """Write the digests due at ``now`` that are not written yet; return how many."""
-    rallies = upcoming_rallies(now, campaign_switch=Campaign.digests_on)
+    # The sweep runs every minute: only rallies someone joined lately can have a digest due.
+    recent = select(Signup.rally_id).where(
+        Signup.created_dt > now - timedelta(days=2), Signup.status != SignupStatus.CANCELLED
+    )
+    rallies = upcoming_rallies(now, campaign_switch=Campaign.digests_on, among=recent)
     written = 0
     for rally in rallies:
         zone = ZoneInfo(rally.timezone)

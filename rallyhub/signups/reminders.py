@@ -100,23 +100,25 @@ def _queue_for(rally: Rally, kind: str) -> int:
         .order_by(Signup.id)
     ).all()
     calendar = calendar_of(rally)
-    rows = [
-        {
-            "kind": kind,
-            "dedup_key": f"{kind}:{signup.id}",
-            "signup_id": signup.id,
-            "rally_id": rally.id,
-            "recipient": signup.email,
-            "calendar": calendar,
-            "unsubscribe_url": unsubscribe_url(signup),
-            **_text(rally, signup, kind),
-        }
-        for signup in signups
-    ]
+    rows = []
+    for signup in signups:
+        unsubscribe = unsubscribe_url(signup)
+        rows.append(
+            {
+                "kind": kind,
+                "dedup_key": f"{kind}:{signup.id}",
+                "signup_id": signup.id,
+                "rally_id": rally.id,
+                "recipient": signup.email,
+                "calendar": calendar,
+                "unsubscribe_url": unsubscribe,
+                **_text(rally, signup, kind, unsubscribe),
+            }
+        )
     return len(queue_messages(rows))
 
 
-def _text(rally: Rally, signup: Signup, kind: str) -> dict[str, str]:
+def _text(rally: Rally, signup: Signup, kind: str, unsubscribe: str) -> dict[str, str]:
     with force_locale(signup.language):
         if kind == EVE:
             subject = _("Tomorrow: %(title)s", title=rally.title)
@@ -138,6 +140,6 @@ def _text(rally: Rally, signup: Signup, kind: str) -> dict[str, str]:
             ),
             manage_url(signup),
             "",
-            _("No more reminders for this sign-up: %(link)s", link=unsubscribe_url(signup)),
+            _("No more reminders for this sign-up: %(link)s", link=unsubscribe),
         ]
     return {"subject": subject, "body": "\n".join(lines)}
