@@ -98,14 +98,39 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the old one; with foreign
+            # keys enforced, that DROP would delete (cascade) every row referring to it, such
+            # as all sign-ups when rallies is rebuilt. The pragma only works outside a
+            # transaction, so it is set on the driver's connection before ours begins.
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration left {len(broken)} rows whose foreign keys point "
+                            "nowhere; nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection, *, on):
+    """Turn SQLite's foreign key enforcement on or off for this connection."""
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    cursor.close()
 
 
 if context.is_offline_mode():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +44,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Keys in the order the code writes them: readable, and no sorting on every response.
     app.json.sort_keys = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.logger.handlers or app.config["RALLYHUB_ENV"] == "production":
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        # The app's logger is "rallyhub", parent of every module's: with Flask's own handler
-        # on it too, each line would be written twice.
-        from flask.logging import default_handler
+    from rallyhub.logs import init_logs
+    from rallyhub.metrics import init_metrics
 
-        app.logger.removeHandler(default_handler)
-
+    # Before the extensions, so that a request their hooks refuse (a rate limit) is still
+    # timed, counted and logged.
+    init_logs(app)
+    init_metrics(app)
     _init_extensions(app)
+    from rallyhub.assets import init_assets
+    from rallyhub.caching import init_caching
+
+    init_caching(app)
+    init_assets(app)
     from rallyhub.places import gazetteer
 
     gazetteer.configure(app.instance_path, app.config["PLACES_FILE"])
@@ -76,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from flask import session
     from flask_babel import get_locale
+    from flask_babel import lazy_gettext as _l
 
     from rallyhub.auth.services import load_session_user
     from rallyhub.delivery import init_mail
@@ -90,9 +92,15 @@ def _init_extensions(app: Flask) -> None:
     )
     from rallyhub.i18n import (
         country_name,
+        current_address_without_language,
         format_local,
         format_local_range,
+        language_names,
+        local_city,
+        own_name,
+        remember_language,
         select_locale,
+        text_direction,
         zone_name,
     )
     from rallyhub.security import SESSION_ID_KEY
@@ -110,6 +118,7 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     # Flask-Login's IP/agent binding rewrites every anonymous session and signs people out
     # when a phone changes networks; sessions here end instead through the nonce in the user
@@ -125,8 +134,14 @@ def _init_extensions(app: Flask) -> None:
         format_local=format_local,
         format_local_range=format_local_range,
         zone_name=zone_name,
+        language_names=language_names,
+        own_name=own_name,
+        local_city=local_city,
+        current_address_without_language=current_address_without_language,
+        text_direction=text_direction,
         get_locale=get_locale,
     )
+    app.after_request(remember_language)
     app.jinja_env.filters["plain_text"] = plain_text
 
     @app.context_processor
@@ -142,8 +157,10 @@ def _import_models() -> None:
     """Import every area's models so the metadata (and Alembic) sees all tables."""
     import rallyhub.auth.audit
     import rallyhub.auth.models
+    import rallyhub.caching
     import rallyhub.campaigns.models
     import rallyhub.mail
+    import rallyhub.places.models
     import rallyhub.rallies.models
     import rallyhub.signups.models
     import rallyhub.toolkits.models  # noqa: F401
@@ -155,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
     from rallyhub.campaigns.views import bp as campaigns_bp
     from rallyhub.health import bp as health_bp
     from rallyhub.hq.views import bp as hq_bp
+    from rallyhub.i18n import bp as i18n_bp
     from rallyhub.map.views import bp as map_bp
     from rallyhub.rallies.views import bp as rallies_bp
     from rallyhub.rallies.views import campaign_bp as campaign_rallies_bp
@@ -167,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
         campaigns_bp,
         health_bp,
         hq_bp,
+        i18n_bp,
         map_bp,
         rallies_bp,
         campaign_rallies_bp,

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from pathlib import Path
 
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask.cli import AppGroup
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from rallyhub.extensions import db
+from rallyhub.i18n import language_from_environment
 
-cli = AppGroup("rallyhub", help="rallyhub administration.")
+
+class OperatorGroup(AppGroup):
+    """Commands that answer in the operator's language (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(callback):
+            @functools.wraps(callback)
+            def in_operators_language(*a, **kw):
+                with force_locale(language_from_environment(os.environ)):
+                    return callback(*a, **kw)
+
+            return register(in_operators_language)
+
+        return decorator
+
+
+cli = OperatorGroup("rallyhub", help="rallyhub administration.")
 
 
 @cli.command("create-hq")
@@ -30,14 +53,43 @@ def create_hq(email: str, name: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise click.UsageError(
-            f"The password must have between {PASSWORD_MIN} and {PASSWORD_MAX} characters."
+            _(
+                "The password must have between %(low)d and %(high)d characters.",
+                low=PASSWORD_MIN,
+                high=PASSWORD_MAX,
+            )
         )
     user, created = create_hq_account(email, name, password)
     db.session.commit()
-    click.echo(f"{'Created' if created else 'Promoted'} HQ account {user.email}.")
+    click.echo(
+        _("Created the HQ account %(email)s.", email=user.email)
+        if created
+        else _("Made %(email)s an HQ account.", email=user.email)
+    )
+
+
+@cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor(email: str) -> None:
+    """Forget an account's authenticator app and recovery codes (both lost)."""
+    from rallyhub.auth.services import find_user_by_email
+    from rallyhub.auth.two_factor import reset_two_factor as reset
+
+    user = find_user_by_email(email)
+    if user is None:
+        raise click.UsageError(_("There is no account with this e-mail."))
+    reset(user)
+    db.session.commit()
+    click.echo(
+        _(
+            "%(email)s signs in with the password alone now, or sets up a new app at its next "
+            "sign-in if it must use one.",
+            email=user.email,
+        )
+    )
 
 
 @cli.command("seed-demo")
@@ -69,11 +121,24 @@ def purge_personal_data(days: int | None) -> None:
         days = int(current_app.config["PERSONAL_DATA_RETENTION_DAYS"])
 
     def report(done: int, total: int, purged: int) -> None:
-        click.echo(f"  {done}/{total} rallies, {purged} sign-ups purged")
+        click.echo(
+            _(
+                "  %(done)d/%(total)d rallies, %(purged)d sign-ups purged",
+                done=done,
+                total=total,
+                purged=purged,
+            )
+        )
 
     purged = purge(days, progress=report)
     db.session.commit()
-    click.echo(f"Purged the personal data of {purged} sign-ups to rallies over {days} days ago.")
+    click.echo(
+        _(
+            "Purged the personal data of %(purged)d sign-ups to rallies over %(days)d days ago.",
+            purged=purged,
+            days=days,
+        )
+    )
 
 
 @cli.command("worker")
@@ -86,7 +151,7 @@ def worker(burst: bool) -> None:
     from rallyhub.delivery import redis_connection
 
     if not current_app.config.get("REDIS_URL"):
-        raise click.UsageError("The worker needs REDIS_URL.")
+        raise click.UsageError(_("The worker needs REDIS_URL."))
     # SimpleWorker runs each job in this process, inside the application's context; a forking
     # worker would share the database connections of its parent.
     queue = current_app.config["MAIL_QUEUE"]
@@ -103,7 +168,7 @@ def scheduler() -> None:
     from rallyhub.tasks import SWEEP_INTERVAL_S, sweep
 
     if not current_app.config.get("REDIS_URL"):
-        raise click.UsageError("The scheduler needs REDIS_URL.")
+        raise click.UsageError(_("The scheduler needs REDIS_URL."))
     cron = CronScheduler(connection=redis_connection(current_app), name="rallyhub")
     cron.register(
         sweep,
@@ -121,8 +186,11 @@ def sweep_once() -> None:
 
     counts = sweep()
     click.echo(
-        f"{counts['reminders']} reminders written, {counts['requeued']} messages sent or "
-        f"queued again, {counts['blanked']} delivered ones forgotten."
+        _(
+            "%(reminders)d reminders written, %(requeued)d messages sent or queued again, "
+            "%(blanked)d delivered ones forgotten.",
+            **counts,
+        )
     )
 
 
@@ -133,7 +201,7 @@ def send_mail(limit: int) -> None:
     from rallyhub.delivery import deliver_due
 
     sent, tried = deliver_due(limit)
-    click.echo(f"Delivered {sent} of {tried} due messages.")
+    click.echo(_("Delivered %(sent)d of %(tried)d due messages.", sent=sent, tried=tried))
     if sent < tried:
         raise SystemExit(1)
 
@@ -151,7 +219,7 @@ def clean_uploads(older_than: int) -> None:
     from rallyhub.toolkits.services import clean_uploads as clean
 
     count = clean(older_than)
-    click.echo(f"Cleaned {count} half-stored uploads.")
+    click.echo(_("Cleaned %(count)d half-stored uploads.", count=count))
 
 
 @cli.command("import-places")
@@ -165,10 +233,90 @@ def import_places(source: Path) -> None:
     target = Path(current_app.config["PLACES_FILE"])
 
     def report(lines: int, kept: int) -> None:
-        click.echo(f"  {lines} lines read, {kept} places kept")
+        click.echo(_("  %(lines)d lines read, %(kept)d places kept", lines=lines, kept=kept))
 
     try:
         count = import_geonames(source, target, progress=report)
     except (ValueError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"{source.name} is not a GeoNames dump: {error}") from None
-    click.echo(f"Imported {count} places into {target}. Restart the app to use them.")
+        raise click.ClickException(
+            _("%(file)s is not a GeoNames dump: %(error)s", file=source.name, error=error)
+        ) from None
+    click.echo(
+        _(
+            "Imported %(count)d places into %(target)s. Restart the app to use them.",
+            count=count,
+            target=target,
+        )
+    )
+
+
+def _report_progress(what: str, done: int, total: int) -> None:
+    if what == "tables":
+        click.echo(_("  %(done)d/%(total)d tables", done=done, total=total))
+    else:
+        click.echo(_("  %(done)d/%(total)d files", done=done, total=total))
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """Write the database and the uploaded files into one archive at PATH."""
+    from flask import current_app
+
+    from rallyhub.backup import create_backup
+    from rallyhub.errors import UserError
+
+    try:
+        manifest = create_backup(
+            db.engine, current_app.config["UPLOAD_DIR"], path, progress=_report_progress
+        )
+    except UserError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        _(
+            "Wrote %(path)s (tables: %(tables)d, rows: %(rows)d, files: %(files)d; database at "
+            "revision %(revision)s).",
+            path=path,
+            tables=len(manifest.tables),
+            rows=manifest.rows,
+            files=manifest.file_count,
+            revision=manifest.alembic_revision,
+        )
+    )
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a database that holds rows, and upload files of the same names.",
+)
+def restore(path: Path, force: bool) -> None:
+    """Put back the database and the uploaded files of a backup (stop the app first)."""
+    from flask import current_app
+
+    from rallyhub.backup import restore_backup
+    from rallyhub.errors import UserError
+
+    try:
+        manifest = restore_backup(
+            db.engine,
+            current_app.config["UPLOAD_DIR"],
+            path,
+            force=force,
+            progress=_report_progress,
+        )
+    except UserError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        _(
+            "Restored %(path)s (tables: %(tables)d, rows: %(rows)d, files: %(files)d; database "
+            'at revision %(revision)s). Run "flask db upgrade" if this code is newer.',
+            path=path,
+            tables=len(manifest.tables),
+            rows=manifest.rows,
+            files=manifest.file_count,
+            revision=manifest.alembic_revision,
+        )
+    )

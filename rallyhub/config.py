@@ -38,6 +38,9 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "TRUSTED_HOSTS": None,
         # Where people using the site can get its source (AGPL section 13), linked in the footer.
         "SOURCE_URL": None,
+        # The site's onion service (e.g. "abc…xyz.onion"): Tor Browser offers it to visitors
+        # through the Onion-Location header.
+        "ONION_ADDRESS": None,
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port.
         # 0 (the default) trusts none of these headers: a client could forge them.
         "TRUSTED_PROXY_HOPS": 0,
@@ -61,6 +64,9 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "REMINDER_EVENING_FROM_HOUR": 17,
         # The organizers' daily digest of new sign-ups goes out at this hour, rally's zone.
         "DIGEST_HOUR": 18,
+        # After a rally with safety check-ins, the link to say "I got home safe" or "I need
+        # help" is mailed at its end and works for this many hours.
+        "SAFETY_CHECKIN_HOURS": 72,
         "REMINDER_EVENING_HOURS_BEFORE": 3,
         "MAIL_SENDER": "rallyhub <no-reply@localhost>",
         "OUTBOX_DIR": str(instance_path / "outbox"),
@@ -73,7 +79,8 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         # Written by `flask rallyhub import-places`; the bundled cities are used without it.
         "PLACES_FILE": str(instance_path / "places.json"),
         "PERSONAL_DATA_RETENTION_DAYS": 30,
-        "LANGUAGES": ["en"],
+        # The interface's languages; adding one is three steps (README, "Adding a language").
+        "LANGUAGES": ["en", "it", "ru", "es", "sv", "hy", "de", "pt_BR", "tr"],
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
@@ -104,6 +111,27 @@ def defaults(instance_path: Path, env: str) -> dict[str, Any]:
         "RATELIMIT_REGISTER": "5 per minute;20 per hour",
         "RATELIMIT_SIGNUP": "10 per minute;100 per hour",
         "RATELIMIT_COORGANIZER": "10 per hour",
+        # Codes of the second sign-in step, its set-up and turning it off: per address and,
+        # separately, per account (someone with the password may come from many addresses).
+        "RATELIMIT_TWO_FACTOR": "5 per minute;30 per hour",
+        # The name authenticator apps show beside an account's codes.
+        "TOTP_ISSUER": "rallyhub",
+        # How long, after the password, the code may be given before signing in starts over.
+        "TWO_FACTOR_PENDING_S": 600,
+        # Per check-in link, never per address: people arrested together share a network.
+        "RATELIMIT_SAFETY": "30 per hour",
+        # Operators' metrics at /metrics (Prometheus text), answered only to requests with
+        # "Authorization: Bearer <METRICS_TOKEN>" (in production at least 32 characters);
+        # 404 while off. Under gunicorn, set PROMETHEUS_MULTIPROC_DIR too (rallyhub.metrics).
+        "METRICS_ENABLED": False,
+        "METRICS_TOKEN": None,
+        # "text": a line a record; "json": one JSON object a line, and one line a request.
+        "LOG_FORMAT": "text",
+        # /healthz/ready (and /healthz) answer 503 while the oldest e-mail waiting in the
+        # outbox is older than this; 0 (the default) leaves the outbox out of readiness: every
+        # instance shares one outbox, so a mail server down for a while would take them all
+        # out of the load balancer at once. Alert on the queue's age (/metrics) instead.
+        "READY_MAX_QUEUE_AGE_S": 0,
     }
 
 
@@ -121,13 +149,17 @@ def _from_environment() -> dict[str, Any]:
         "UPLOAD_DIR": "UPLOAD_DIR",
         "BASE_URL": "BASE_URL",
         "SOURCE_URL": "SOURCE_URL",
+        "ONION_ADDRESS": "ONION_ADDRESS",
+        "METRICS_TOKEN": "METRICS_TOKEN",
     }
     for var, key in mapping.items():
         if env.get(var):
             found[key] = env[var]
     if env.get("PERSONAL_DATA_RETENTION_DAYS"):
         found["PERSONAL_DATA_RETENTION_DAYS"] = int(env["PERSONAL_DATA_RETENTION_DAYS"])
-    for flag in ("ALLOW_SQLITE_IN_PRODUCTION", "SINGLE_PROCESS"):
+    if env.get("LOG_FORMAT"):
+        found["LOG_FORMAT"] = env["LOG_FORMAT"].strip().lower()
+    for flag in ("ALLOW_SQLITE_IN_PRODUCTION", "SINGLE_PROCESS", "METRICS_ENABLED"):
         if flag in env:
             found[flag] = _truthy(env[flag])
     if env.get("TRUSTED_PROXY_HOPS"):
@@ -136,6 +168,14 @@ def _from_environment() -> dict[str, Any]:
         except ValueError:
             raise ConfigError(
                 "TRUSTED_PROXY_HOPS must be a whole number (0 to turn it off)."
+            ) from None
+    if env.get("READY_MAX_QUEUE_AGE_S"):
+        try:
+            found["READY_MAX_QUEUE_AGE_S"] = int(env["READY_MAX_QUEUE_AGE_S"])
+        except ValueError:
+            raise ConfigError(
+                "READY_MAX_QUEUE_AGE_S must be a whole number of seconds (0 to leave the "
+                "outbox out of readiness)."
             ) from None
     if env.get("TRUSTED_HOSTS"):
         found["TRUSTED_HOSTS"] = [h.strip() for h in env["TRUSTED_HOSTS"].split(",") if h.strip()]
@@ -191,6 +231,8 @@ def load(app, overrides: dict[str, Any] | None = None) -> None:
         else:
             config["MAIL_DELIVERY"] = "queue" if config.get("REDIS_URL") else "background"
     _configure_origin(config, env)
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', not {config['LOG_FORMAT']!r}.")
 
     if env == "production":
         _check_production(config)
@@ -256,4 +298,9 @@ def _check_production(config) -> None:
         raise ConfigError(
             "Production needs REDIS_URL, so that rate limits hold across workers and instances; "
             "set SINGLE_PROCESS=true only if exactly one process serves the site."
+        )
+    if config.get("METRICS_ENABLED") and len(str(config.get("METRICS_TOKEN") or "")) < 32:
+        raise ConfigError(
+            "METRICS_ENABLED needs METRICS_TOKEN set to at least 32 random characters in "
+            "production: it is all that keeps the metrics to the operators."
         )

@@ -30,11 +30,17 @@ from queue import Empty, SimpleQueue
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, func, select, update
+from sqlalchemy import case, event, func, select, update
 from sqlalchemy.orm import Session
 
 from rallyhub.extensions import db
-from rallyhub.mail import NEW_MESSAGES, OutboxMessage, OutboxState, header_text
+from rallyhub.mail import (
+    FORGOTTEN_WHEN_SENT,
+    NEW_MESSAGES,
+    OutboxMessage,
+    OutboxState,
+    header_text,
+)
 from rallyhub.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -168,11 +174,19 @@ def deliver_one(message_id: int) -> bool:
     except Exception as error:
         _record_failure(message_id, row.attempts, error)
         return False
+    forget = table.c.kind.in_(FORGOTTEN_WHEN_SENT)
     with db.engine.begin() as connection:
         connection.execute(
             update(table)
             .where(table.c.id == message_id)
-            .values(state=OutboxState.SENT, sent_dt=utcnow(), last_error="")
+            .values(
+                state=OutboxState.SENT,
+                sent_dt=utcnow(),
+                last_error="",
+                recipient=case((forget, ""), else_=table.c.recipient),
+                subject=case((forget, ""), else_=table.c.subject),
+                body=case((forget, ""), else_=table.c.body),
+            )
         )
     log.info("mail %s delivered", message_id)
     return True
@@ -253,10 +267,20 @@ def redis_connection(app: Flask):
 
 
 def job_queue(app: Flask):
-    """The RQ queue that mail jobs go through (``MAIL_QUEUE``)."""
-    from rq import Queue
+    """The RQ queue that mail jobs go through (``MAIL_QUEUE``), one per process and app.
 
-    return Queue(app.config["MAIL_QUEUE"], connection=redis_connection(app))
+    Kept, its Redis pool keeps connections open from one sign-up to the next (a forked worker
+    starts its own) and RQ asks the server's version once: a new client per message cost a
+    connection and an INFO round trip every time.
+    """
+    key = (app.config["REDIS_URL"], app.config["MAIL_QUEUE"])
+    kept = app.extensions.get("rallyhub.job_queue")
+    if kept is None or kept[0] != key:
+        from rq import Queue
+
+        kept = (key, Queue(key[1], connection=redis_connection(app)))
+        app.extensions["rallyhub.job_queue"] = kept
+    return kept[1]
 
 
 # Messages a job sends: few enough that workers share a burst, many enough that 5,000 of them
@@ -264,9 +288,14 @@ def job_queue(app: Flask):
 JOB_SIZE = 25
 
 
-def enqueue(app: Flask, ids: list[int]) -> bool:
-    """Hand messages to the RQ workers in one round trip, ``JOB_SIZE`` a job; False when Redis
-    did not answer (the sweep queues them again later)."""
+def enqueue(app: Flask, ids: list[int], *, marked: bool = False) -> bool:
+    """Hand messages to the RQ workers in one round trip, ``JOB_SIZE`` a job, and record that
+    they were; False when Redis did not answer (the sweep queues them again at its next pass).
+
+    ``marked``: the messages were written as handed on already (``queued_dt``, by
+    :func:`rallyhub.mail.queue_messages` after a request's commit), so the common case costs
+    no second transaction and only a failure writes.
+    """
     from redis.exceptions import RedisError
     from rq import Queue
 
@@ -288,16 +317,22 @@ def enqueue(app: Flask, ids: list[int]) -> bool:
             pipe.execute()
     except RedisError as error:
         log.warning("mail queue unreachable (%s); the sweep sends later", type(error).__name__)
+        if marked:
+            _mark_queued(ids, None)
         return False
+    if not marked:
+        _mark_queued(ids, utcnow())
+    return True
+
+
+def _mark_queued(ids: list[int], when: datetime | None) -> None:
+    """Record when messages were handed to the job queue (None: not, so the sweep hands them
+    on at its next pass)."""
     table = OutboxMessage.__table__
     with db.engine.begin() as connection:
         for start in range(0, len(ids), 1000):
-            connection.execute(
-                update(table)
-                .where(table.c.id.in_(ids[start : start + 1000]))
-                .values(queued_dt=utcnow())
-            )
-    return True
+            batch = ids[start : start + 1000]
+            connection.execute(update(table).where(table.c.id.in_(batch)).values(queued_dt=when))
 
 
 # -- delivery after the commit ---------------------------------------------------------------
@@ -372,7 +407,7 @@ def _after_commit(session: Session) -> None:
         # committed cannot run SQL here; delivery uses connections of its own.
         deliver_due()
     elif mode == "queue":
-        enqueue(app, ids)
+        enqueue(app, ids, marked=True)
     else:
         _courier.wake(app)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask import render_template, request
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField
+from wtforms import EmailField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from rallyhub.errors import RallyhubError
 
@@ -73,5 +76,64 @@ def form_status(form: FlaskForm) -> int:
     return 400 if any(field.errors for field in form) or form.form_errors else 200
 
 
-class ActionForm(FlaskForm):
+class _InterfaceTranslations:
+    """WTForms' messages through the interface's catalogs (rallyhub/form_messages.py lists
+    them), in the page's language or the one forced for a message."""
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+class RallyhubForm(FlaskForm):
+    """The base of every form: CSRF from Flask-WTF, messages from our catalogs."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _InterfaceTranslations()
+
+
+class ActionForm(RallyhubForm):
     """A bare form carrying only the CSRF token, for buttons that change state."""
+
+
+def confirmed() -> bool:
+    """Whether a destructive POST comes from its confirmation page."""
+    return request.form.get("confirm") == "yes"
+
+
+def confirmation_page(
+    *,
+    question: str,
+    explanation: str,
+    action: str,
+    confirm_label: str,
+    back_url: str,
+    back_label: str,
+    fields: dict[str, str] | None = None,
+    quote: str | None = None,
+):
+    """The page that asks before a destructive action: the same POST again with
+    ``confirm=yes`` (and ``fields``), or back. A page rather than a script's dialog: it
+    works without JavaScript and reads well in every screen reader."""
+    return render_template(
+        "confirm.html",
+        question=question,
+        explanation=explanation,
+        action=action,
+        confirm_label=confirm_label,
+        back_url=back_url,
+        back_label=back_label,
+        fields=fields or {},
+        quote=quote,
+        form=ActionForm(),
+    )
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as a group of checkboxes (rendered like radio buttons: a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

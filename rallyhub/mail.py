@@ -14,6 +14,7 @@ import enum
 import secrets
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,6 +24,10 @@ from rallyhub.models import UTCDateTime, enum_column, utcnow
 
 # Where a session keeps the ids of the messages it wrote, for delivery after its commit.
 NEW_MESSAGES = "rallyhub.outbox.new"
+# Kinds whose address and text are blanked the moment they are delivered, not a day later:
+# the neutral notice of a rally's take-down must not tie its recipient to the rally (by its
+# time) for longer than it waits to go out.
+FORGOTTEN_WHEN_SENT = frozenset({"takedown-notice"})
 
 
 class OutboxState(enum.Enum):
@@ -134,6 +139,9 @@ def queue_messages(rows: list[dict]) -> list[int]:
         "attempts": 0,
         "next_attempt_dt": now,
         "last_error": "",
+        # With the job queue, the commit hands them on (rallyhub.delivery): written as queued
+        # now, in this transaction, and marked back if Redis does not answer.
+        "queued_dt": now if current_app.config["MAIL_DELIVERY"] == "queue" else None,
     }
     values = [
         {

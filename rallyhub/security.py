@@ -6,8 +6,9 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, session
+from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -45,9 +46,16 @@ def content_security_policy(nonce: str, tile_host: str | None, frame_ancestors: 
 def _set_headers(response):
     config = current_app.config
     frame_ancestors = getattr(g, "frame_ancestors", "'none'")
+    if response.status_code == 304:
+        # The browser keeps the page it holds with the headers it came with; a new policy
+        # (another nonce) would be merged onto that page and block its scripts.
+        return response
     response.headers.setdefault(
         "Content-Security-Policy",
-        content_security_policy(csp_nonce(), config.get("TILE_HOST"), frame_ancestors),
+        # A page may draw another tile server (a country at risk's own): its view says so.
+        content_security_policy(
+            csp_nonce(), getattr(g, "tile_host", config.get("TILE_HOST")), frame_ancestors
+        ),
     )
     # same-origin: our own forms send a Referer, which Flask-WTF's HTTPS check requires (and
     # without which browsers send "Origin: null"); no other origin, tiles included, ever
@@ -64,10 +72,38 @@ def _set_headers(response):
         response.headers.setdefault(
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
         )
+    onion = config.get("ONION_ADDRESS")
+    if onion and response.mimetype == "text/html":
+        # Tor Browser offers the same page over the onion service.
+        response.headers.setdefault(
+            "Onion-Location", f"http://{onion}{request.full_path.rstrip('?')}"
+        )
     if current_user.is_authenticated:
         # Pages for signed-in people can hold personal data: keep them out of shared caches.
         response.headers.setdefault("Cache-Control", "private, no-store")
     return response
+
+
+def has_session_cookie() -> bool:
+    """Whether the visitor holds a session (signed in, or in the middle of a form)."""
+    return current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+
+
+def same_origin_request() -> bool:
+    """Whether a browser sent this request from one of our own pages.
+
+    For public forms posted without a session, and so without a CSRF token: browsers say
+    where a request comes from (Sec-Fetch-Site, else Origin, else Referer) and pages on other
+    sites cannot change that.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return fetch_site == "same-origin"
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source or source == "null":
+        return False
+    parts = urlsplit(source)
+    return (parts.scheme, parts.netloc) == (request.scheme, request.host)
 
 
 def _enforce_absolute_lifetime():

@@ -44,6 +44,22 @@ rally_cancelled = _signals.signal(
     """,
 )
 
+rally_taken_down = _signals.signal(
+    "rally-taken-down",
+    doc="""An organizer or HQ took a rally down in an emergency (``rallies.takedown``).
+
+    Sent after the rally is hidden (status ``TAKEN_DOWN``) and flushed, before the commit.
+    Receivers wipe what they keep about the people around it (sign-ups: names, e-mails,
+    phones, consent, manage links and their messages, counts kept) and write each person at
+    most one neutral message that names neither the rally, its campaign nor its city.
+
+    :param sender: the :class:`~rallyhub.rallies.models.Rally`, taken down.
+    :param told: a ``set`` of the addresses already written to by this action, shared by the
+        rallies of one action (HQ's take-down of a country): add to it, and write to none
+        that is in it, so that everyone gets one message however many rallies they joined.
+    """,
+)
+
 rally_page_shown = _signals.signal(
     "rally-page-shown",
     doc="""The public page of a rally is being rendered (``rallies.services.page_context``).

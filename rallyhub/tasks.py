@@ -20,7 +20,9 @@ from flask import Flask, current_app, has_app_context
 from rallyhub import delivery
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
-from rallyhub.signups import digests, reminders
+from rallyhub.signups import digests, notices, reminders
+from rallyhub.signups import safety as safety_checkins
+from rallyhub.signups.services import purge_at_risk
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +57,18 @@ def deliver_messages(message_ids: list[int]) -> int:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """RQ job, every minute: write the reminders and digests that are due, queue again the
-    messages that are due and not handed on, and blank delivered ones past their keeping
-    time."""
+    """RQ job, every minute: write the reminders, digests and safety check-ins that are due,
+    queue again the messages that are due and not handed on, and blank delivered ones past
+    their keeping time."""
 
     def work() -> dict[str, int]:
         moment = now or utcnow()
         written = reminders.queue_due_reminders(moment)
         digested = digests.queue_due_digests(moment)
+        checkins = safety_checkins.queue_due_checkins(moment)
         blanked = delivery.forget_delivered(current_app.config["MAIL_KEEP_SENT_HOURS"])
+        purged = purge_at_risk(moment)
+        released = notices.queue_released_meeting_points(moment)
         db.session.commit()
         due = delivery.due_message_ids(limit=10_000, unqueued_only=True)
         if due and current_app.config["MAIL_DELIVERY"] == "queue":
@@ -73,8 +78,11 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         counts = {
             "reminders": written,
             "digests": digested,
+            "checkins": checkins,
             "requeued": len(due),
             "blanked": blanked,
+            "purged": purged,
+            "released": released,
         }
         log.info("sweep: %(reminders)d reminders, %(requeued)d requeued", counts)
         return counts

@@ -6,6 +6,8 @@ import os
 import re
 import secrets
 import threading
+import time
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -18,7 +20,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from rallyhub import create_app
-from rallyhub.extensions import db
+from rallyhub.extensions import db, limiter
 from tests import factories
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -70,7 +72,9 @@ def database_url(request, tmp_path_factory):
         }
     )
     with app.app_context():
-        upgrade()
+        # Every head: sibling migrations written side by side (before they are chained) still
+        # build one schema, instead of failing every test on "multiple heads".
+        upgrade(revision="heads")
         db.engine.dispose()
     yield url
     if cleanup:
@@ -100,9 +104,34 @@ def make_app(database_url, tmp_path):
     for app in apps:
         with app.app_context():
             db.session.remove()
+            _wait_for_connections(db.engine)
             db.engine.dispose()
     if apps:
         _empty_tables(database_url)
+        _forget_limits()
+
+
+def _forget_limits() -> None:
+    """Drop default and application limits a test configured.
+
+    Flask-Limiter keeps the first app's ``RATELIMIT_DEFAULT`` on the module-wide ``limiter`` for
+    every later app of the process: one test's "2 per minute" on every route would otherwise
+    limit the sign-in page of the tests after it.
+    """
+    limiter.limit_manager.set_default_limits([])
+    limiter.limit_manager.set_application_limits([])
+
+
+def _wait_for_connections(engine, timeout: float = 5.0) -> None:
+    """Let requests still in flight in a live server's threads give their connections back.
+
+    A connection checked out when the pool is disposed is dropped unclosed later, and its
+    ResourceWarning fails whichever test the garbage collector happens to run in.
+    """
+    checkedout = getattr(engine.pool, "checkedout", lambda: 0)
+    deadline = time.monotonic() + timeout
+    while checkedout() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _empty_tables(url: str) -> None:
@@ -127,16 +156,25 @@ def app_ctx(app):
         yield app
 
 
-@pytest.fixture
-def live_server(app):
-    """Serve the test app on a free port in a thread; yield its base URL."""
+@contextmanager
+def serve(app):
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test app on a free port in a thread; yield its base URL."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -161,10 +199,34 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def post_form(client, url: str, data: dict, page: str | None = None, **kwargs):
-    """POST a form the way a browser does: fetch the page first for its CSRF token."""
+SECOND_STEP = "/auth/login/code"
+
+
+def post_form(client, url: str, data: dict, page: str | None = None, *, second_step=True, **kwargs):
+    """POST a form the way a browser does: fetch the page first for its CSRF token.
+
+    A sign-in (``/auth/login`` with an e-mail) that asks for a second factor is finished with
+    the code the account's app shows, as a person would, for the accounts the factory enrolled
+    (HQ's); ``second_step=False`` stops after the password.
+    """
     html = client.get(page or url).get_data(as_text=True)
-    return client.post(url, data={"csrf_token": csrf_from(html), **data}, **kwargs)
+    if CSRF_RE.search(html):
+        data = {"csrf_token": csrf_from(html), **data}
+    else:
+        # A public form rendered without a session (the sign-up form of a rally page a cache
+        # may hold) has no token: the browser's Origin header shows where it was sent from.
+        kwargs.setdefault("headers", {}).setdefault("Origin", "http://localhost")
+    response = client.post(url, data=data, **kwargs)
+    if (
+        second_step
+        and url.split("?")[0] == "/auth/login"
+        and data.get("email")
+        and response.status_code == 302
+        and response.headers["Location"].endswith(SECOND_STEP)
+    ):
+        code = factories.fresh_totp_code(client.application, data["email"])
+        response = post_form(client, "/auth/login", {"code": code}, page=SECOND_STEP)
+    return response
 
 
 @pytest.fixture
@@ -185,6 +247,11 @@ def rallies(app, users, campaigns):
     return factories.RallyFactory(app, users, campaigns)
 
 
+def sign_in(client, email: str, password: str = factories.DEFAULT_PASSWORD):
+    """Sign in through the real forms (the password, then any second factor); the last answer."""
+    return post_form(client, "/auth/login", {"email": email, "password": password})
+
+
 class AuthActions:
     """Sign in and out through the real forms."""
 
@@ -192,7 +259,7 @@ class AuthActions:
         self._client = client
 
     def login(self, email: str, password: str = factories.DEFAULT_PASSWORD):
-        return post_form(self._client, "/auth/login", {"email": email, "password": password})
+        return sign_in(self._client, email, password)
 
     def logout(self):
         return post_form(self._client, "/auth/logout", {}, page="/")

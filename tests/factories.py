@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
+import pyotp
+from sqlalchemy import select
+
 from rallyhub.auth.models import Role, User
 from rallyhub.auth.passwords import hash_password
 from rallyhub.campaigns.models import Campaign
@@ -13,6 +16,8 @@ from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
 
 DEFAULT_PASSWORD = "correct horse battery staple"
+# The authenticator secret of every account the factory enrols in two-factor sign-in.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _sequence = itertools.count(1)
 
 
@@ -28,7 +33,12 @@ class _Factory:
 
 
 class UserFactory(_Factory):
-    """``users(email=..., role=..., confirmed=True, disabled=False, password=...)`` → id."""
+    """``users(email=..., role=..., confirmed=True, disabled=False, password=...,
+    two_factor=...)`` → id.
+
+    HQ accounts must use two-factor sign-in, so they come enrolled with :data:`TOTP_SECRET`
+    unless ``two_factor=False``; organizers only with ``two_factor=True``.
+    """
 
     def __call__(
         self,
@@ -38,8 +48,10 @@ class UserFactory(_Factory):
         password=DEFAULT_PASSWORD,
         confirmed=True,
         disabled=False,
+        two_factor=None,
     ) -> int:
         n = next(_sequence)
+        enrolled = role is Role.HQ if two_factor is None else two_factor
         with self.app.app_context():
             user = User(
                 email=email or f"person{n}@example.org",
@@ -48,8 +60,24 @@ class UserFactory(_Factory):
                 password_hash=hash_password(password),
                 email_confirmed_dt=utcnow() if confirmed else None,
                 is_disabled=disabled,
+                totp_secret=TOTP_SECRET if enrolled else None,
+                totp_enabled_dt=utcnow() if enrolled else None,
             )
         return self._save(user)
+
+
+def fresh_totp_code(app, email: str) -> str:
+    """The code an enrolled factory account's app shows now, made acceptable at once.
+
+    A code is good once: tests sign one account in many times a minute (the access matrix,
+    once per route), so the account's record of spent codes is cleared first, as if the next
+    30-second step had come.
+    """
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        user.totp_last_step = None
+        db.session.commit()
+    return pyotp.TOTP(TOTP_SECRET).now()
 
 
 class CampaignFactory(_Factory):

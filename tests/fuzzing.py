@@ -17,17 +17,27 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import current_app
+from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
 from rallyhub.auth.models import Role, User
 from rallyhub.auth.services import CONFIRM, DIGESTS_OFF, RESET
 from rallyhub.auth.tokens import fingerprint, make_token
-from rallyhub.campaigns.models import Campaign
+from rallyhub.campaigns.models import Campaign, CampaignTranslation
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
-from rallyhub.rallies.models import CoorganizerInvite, RallyStatus, rally_coorganizers
-from rallyhub.signups.models import Signup, SignupStatus
+from rallyhub.rallies.models import (
+    CoorganizerInvite,
+    Rally,
+    RallyStatus,
+    RallyTranslation,
+    SafetyContact,
+    rally_coorganizers,
+)
+from rallyhub.signups.models import SafetyIncident, Signup, SignupStatus
+from rallyhub.signups.safety import checkin_token
 from rallyhub.toolkits.models import Audience, ToolkitItem, ToolkitKind
 from tests.conftest import csrf_from, post_form
 from tests.factories import DEFAULT_PASSWORD, CampaignFactory, RallyFactory, UserFactory
@@ -74,16 +84,29 @@ class World:
     invite_id: int
     invite_token: str
     digests_token: str
+    # A rally that ended an hour ago with safety check-ins: a sign-up's check-in link, HQ's
+    # contacts for its country, a call for help.
+    ended_id: int
+    safety_token: str
+    contact_id: int
+    incident_id: int
+    # A request to join the approved rally, waiting for the organizers' answer.
+    requested_id: int
+    requested_token: str
 
     def real_values(self, rule: Rule, name: str) -> list[str]:
         """Values of path part ``name`` of ``rule`` that name records of this world."""
         if name == "rally_id":
             return [str(self.approved_id), str(self.pending_id)]
         if name == "signup_id":
-            return [str(self.signup_id)]
+            return [str(self.signup_id), str(self.requested_id)]
         if name == "user_id":
             # Never the accounts the requests are made as: HQ could disable itself.
             return [str(self.user_ids[who]) for who in ("coorganizer", "target", "disabled")]
+        if name == "contact_id":
+            return [str(self.contact_id)]
+        if name == "incident_id":
+            return [str(self.incident_id)]
         if name == "campaign_id":
             return [str(self.campaign_id)]
         if name == "invite_id":
@@ -92,13 +115,19 @@ class World:
             return [str(self.text_item_id), str(self.file_item_id)]
         if name == "slug":
             return [self.campaign_slug]
+        if name == "language":
+            # The world's rally and campaign have Italian translations (see build_world).
+            return ["it", "de"]
         if name == "token":
             return {
                 "auth.confirm": [self.confirm_token],
                 "auth.reset_password": [self.reset_token],
                 "rallies.accept_invite": [self.invite_token],
                 "auth.digests_off": [self.digests_token],
-            }.get(rule.endpoint, [self.signup_token, self.cancelled_token])
+                "signups.safety": [self.safety_token],
+                "signups.safety_safe": [self.safety_token],
+                "signups.safety_help": [self.safety_token],
+            }.get(rule.endpoint, [self.signup_token, self.cancelled_token, self.requested_token])
         raise LookupError(f"no real value for <{name}> of {rule.rule}: add one to World")
 
 
@@ -134,6 +163,16 @@ def build_world(app, tag: str = "") -> World:
     )
     pending_id = rallies(title="Pending rally", status=RallyStatus.PENDING, **common)
     with app.app_context():
+        # Contacts are one text per country and language: each world has a country of its own.
+        country = unused_country()
+    ended_id = rallies(
+        title="Ended rally",
+        start_dt=utcnow().replace(microsecond=0) - timedelta(hours=3),
+        safety_checkins=True,
+        country_code=country,
+        **common,
+    )
+    with app.app_context():
         for rally_id in (approved_id, pending_id):
             db.session.execute(
                 rally_coorganizers.insert().values(
@@ -165,7 +204,25 @@ def build_world(app, tag: str = "") -> World:
             token_hash=hashlib.sha256(invite_token.encode()).hexdigest(),
             expires_dt=utcnow() + timedelta(days=7),
         )
-        db.session.add_all([signup, cancelled, text_item, file_item, invite])
+        translations = [
+            RallyTranslation(rally_id=approved_id, language="it", title="Manifestazione"),
+            CampaignTranslation(campaign_id=campaign_id, language="it", name="Campagna"),
+        ]
+        requested = Signup(
+            rally_id=approved_id,
+            name="Cy",
+            email=f"cy{tag}@example.org",
+            status=SignupStatus.REQUESTED,
+        )
+        db.session.add_all(
+            [signup, cancelled, requested, text_item, file_item, invite, *translations]
+        )
+        safety_signup = Signup(rally_id=ended_id, name="Dana", email=f"dana{tag}@example.org")
+        contact = SafetyContact(
+            country_code=country, language="en", text="Juridisk hjälp: +46 8 000 00 00"
+        )
+        incident = SafetyIncident(rally_id=ended_id, message="Polisen", contact="+46 70 000")
+        db.session.add_all([safety_signup, contact, incident])
         db.session.commit()
         target = db.session.get(User, user_ids["target"])
         campaign = db.session.get(Campaign, campaign_id)
@@ -190,7 +247,23 @@ def build_world(app, tag: str = "") -> World:
             invite_id=invite.id,
             invite_token=invite_token,
             digests_token=make_token(DIGESTS_OFF, {"uid": target.id}),
+            ended_id=ended_id,
+            safety_token=checkin_token(db.session.get(Rally, ended_id), signup=safety_signup),
+            contact_id=contact.id,
+            incident_id=incident.id,
+            requested_id=requested.id,
+            requested_token=requested.token,
         )
+
+
+def unused_country() -> str:
+    """A country for which HQ has written no safety contacts yet."""
+    taken = set(db.session.scalars(select(SafetyContact.country_code)))
+    return next(
+        code
+        for code in sorted(Locale("en").territories)
+        if len(code) == 2 and code.isalpha() and code not in taken
+    )
 
 
 def _file_item(campaign_id: int, name: str) -> ToolkitItem:

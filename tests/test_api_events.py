@@ -261,7 +261,8 @@ def test_places_lists_candidates_most_populous_first(client):
     body = client.get("/api/v1/places?q=Valencia").get_json()
     assert body[0]["country"] == "ES"
     assert "VE" in {place["country"] for place in body}
-    assert set(body[0]) >= {"name", "country", "lat", "lon", "population"}
+    assert set(body[0]) >= {"id", "label", "name", "country", "lat", "lon", "population"}
+    assert body[0]["label"] == "Valencia, Spain"
     assert client.get("/api/v1/places?q=").status_code == 400
     assert client.get("/api/v1/places?q=Xqzzyvillez").get_json() == []
 

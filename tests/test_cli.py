@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from rallyhub.auth.models import Role, User
@@ -22,7 +23,7 @@ def test_create_hq_reads_the_password_from_stdin(app, runner):
         input="a-long-enough-secret\n",
     )
     assert result.exit_code == 0, result.output
-    assert "Created HQ account boss@example.org" in result.output
+    assert "Created the HQ account boss@example.org." in result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "boss@example.org"))
         assert user.role is Role.HQ and user.is_active
@@ -36,7 +37,7 @@ def test_create_hq_prompts_twice_and_promotes_an_existing_account(app, runner, u
         input="another-long-secret\nanother-long-secret\n",
     )
     assert result.exit_code == 0, result.output
-    assert "Promoted" in result.output
+    assert "Made org@example.org an HQ account." in result.output
     with app.app_context():
         assert (
             db.session.scalar(select(User.role).where(User.email == "org@example.org")) is Role.HQ
@@ -111,3 +112,24 @@ def test_seed_demo_adds_a_starter_toolkit_in_english_and_italian(app, runner):
     assert "lawyer" in guide.body and "detained" in guide.body
     groups = {item.group_key for item in items}
     assert len(groups) == 3, "each English item and its Italian version are one group"
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"LANG": "it_IT.UTF-8"}, "Consegnati 0 messaggi su 0 da inviare."),
+        ({"LANGUAGE": "xx:ru", "LANG": "C"}, None),
+        ({"LANG": "C.UTF-8"}, "Delivered 0 of 0 due messages."),
+    ],
+)
+def test_commands_answer_in_the_operators_language(runner, monkeypatch, variables, expected):
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(args=["rallyhub", "send-mail"])
+    assert result.exit_code == 0, result.output
+    if expected is None:  # Russian: not the English line
+        assert "Delivered" not in result.output and result.output.strip()
+    else:
+        assert result.output.strip() == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from rallyhub.auth.audit import AuditRecord
@@ -36,7 +37,10 @@ def test_hq_lists_accounts_and_searches(client, users, hq):
 def test_hq_promotes_an_organizer_and_it_is_audited(app, client, users, hq):
     organizer = users(email="org@example.org")
     response = post_form(
-        client, f"/hq/accounts/{organizer}/role", {"role": "hq"}, page="/hq/accounts"
+        client,
+        f"/hq/accounts/{organizer}/role",
+        {"role": "hq", "confirm": "yes"},
+        page="/hq/accounts",
     )
     assert response.status_code == 302
     assert _role(app, organizer) is Role.HQ
@@ -53,7 +57,9 @@ def test_disabling_an_account_signs_it_out_at_once(app, client, users, hq):
     )
     assert b"Sign out" in their_browser.get("/").data
 
-    response = post_form(client, f"/hq/accounts/{organizer}/disable", {}, page="/hq/accounts")
+    response = post_form(
+        client, f"/hq/accounts/{organizer}/disable", {"confirm": "yes"}, page="/hq/accounts"
+    )
     assert response.status_code == 302
     assert b"Sign out" not in their_browser.get("/").data
     post_form(client, f"/hq/accounts/{organizer}/enable", {}, page="/hq/accounts")
@@ -63,9 +69,14 @@ def test_disabling_an_account_signs_it_out_at_once(app, client, users, hq):
 
 def test_hq_cannot_demote_or_disable_itself(app, client, hq):
     demote = post_form(
-        client, f"/hq/accounts/{hq}/role", {"role": "organizer"}, page="/hq/accounts"
+        client,
+        f"/hq/accounts/{hq}/role",
+        {"role": "organizer", "confirm": "yes"},
+        page="/hq/accounts",
     )
-    disable = post_form(client, f"/hq/accounts/{hq}/disable", {}, page="/hq/accounts")
+    disable = post_form(
+        client, f"/hq/accounts/{hq}/disable", {"confirm": "yes"}, page="/hq/accounts"
+    )
     assert demote.status_code == disable.status_code == 400
     assert b"your own" in demote.data
     assert _role(app, hq) is Role.HQ
@@ -107,3 +118,25 @@ def test_organizers_and_anonymous_visitors_are_refused(app, client, users, auth,
     )
     assert response.status_code == 403
     assert _role(app, target) is Role.ORGANIZER
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "question"),
+    [
+        ("disable", {}, "Disable the account of Aram?"),
+        ("role", {"role": "hq"}, "Make Aram part of HQ?"),
+    ],
+)
+def test_disabling_and_promoting_ask_first(app, client, users, hq, action, data, question):
+    organizer = users(email="org@example.org", name="Aram")
+    asked = post_form(client, f"/hq/accounts/{organizer}/{action}", data, page="/hq/accounts")
+    assert asked.status_code == 200
+    page = BeautifulSoup(asked.data, "html.parser")
+    assert page.h1.get_text() == question
+    assert "button-danger" in page.select_one("form.confirm-actions button")["class"]
+    with app.app_context():
+        user = db.session.get(User, organizer)
+        assert (user.role, user.is_disabled) == (Role.ORGANIZER, False)
+    accounts = BeautifulSoup(client.get("/hq/accounts").data, "html.parser")
+    danger = {b.get_text() for b in accounts.select("button.button-danger")}
+    assert {"Disable", "Make HQ"} <= danger

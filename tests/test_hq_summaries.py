@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,7 +73,8 @@ def _csv(client, url):
     response = client.get(url)
     assert response.status_code == 200, response.data
     assert response.mimetype == "text/csv"
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.data.startswith(b"\xef\xbb\xbf"), "the UTF-8 byte-order mark Excel needs"
+    return list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
 
 
 def test_attendance_csv_has_the_spec_columns_and_the_right_numbers(client, data):
@@ -166,7 +168,13 @@ def test_xlsx_has_the_same_data_in_two_sheets(client, data):
     rallies = list(workbook["Rallies"].iter_rows(values_only=True))
     csv_rows = _csv(client, "/hq/exports/attendance.csv")
     assert len(rallies) == len(csv_rows) + 1
-    assert [str(v) if v is not None else "" for v in rallies[1]] == list(csv_rows[0].values())
+    first = dict(zip(rallies[0], rallies[1], strict=True))
+    expected = {k: int(v) if v.isdigit() else v or None for k, v in csv_rows[0].items()}
+    # Excel has no zones: the start is the rally's local wall-clock time, the zone beside it.
+    expected["starts_at_local"] = datetime.fromisoformat(csv_rows[0]["starts_at_local"]).replace(
+        tzinfo=None
+    )
+    assert first == expected
     countries = list(workbook["Countries"].iter_rows(values_only=True))
     assert countries[2] == ("SE", "Sweden", 2, 5, 6, 120)
 
@@ -234,3 +242,67 @@ def test_only_hq_sees_summaries(app, users, path):
         {"email": "org@example.org", "password": "correct horse battery staple"},
     )
     assert client.get(path).status_code == 403
+
+
+def test_xlsx_rallies_sheet_has_a_bold_frozen_header_local_dates_and_numbers(client, data):
+    response = client.get("/hq/exports/attendance.xlsx")
+    workbook = load_workbook(io.BytesIO(response.data))
+    for sheet in workbook:
+        assert sheet.freeze_panes == "A2"
+        assert all(cell.font.b for cell in sheet[1])
+        assert all(sheet.column_dimensions[c.column_letter].width >= 8 for c in sheet[1])
+    rallies = workbook["Rallies"]
+    header = [cell.value for cell in rallies[1]]
+    stockholm = dict(zip(header, rallies[2], strict=True))
+    assert stockholm["rally_id"].value == data["stockholm"]
+    # 16:00 UTC on 17 May is 18:00 in Stockholm (CEST, UTC+2): the rally's own clock.
+    assert stockholm["starts_at_local"].is_date
+    assert stockholm["starts_at_local"].value == datetime(2027, 5, 17, 18, 0)
+    assert stockholm["timezone"].value == "Europe/Stockholm"
+    counts = [stockholm[k].value for k in ("signups", "checked_in", "reported_turnout")]
+    assert counts == [4, 6, 120] and all(type(count) is int for count in counts)
+    goteborg = dict(zip(header, rallies[3], strict=True))
+    assert goteborg["title"].value == "'=cmd|' /C calc'!A0" and goteborg["title"].data_type == "s"
+    assert goteborg["reported_turnout"].value is None
+
+
+# Babel's (CLDR's) names: the same four countries in three orders, none of them by code.
+COUNTRY_ORDER = {
+    "en": ["Austria", "Germany", "Sweden", "Switzerland"],
+    # German files Ö with O (DIN 5007): Österreich before Schweden, not after Schweiz.
+    "de": ["Deutschland", "Österreich", "Schweden", "Schweiz"],
+    # Swedish keeps Ö as a letter of its own after Z: Österrike comes last.
+    "sv": ["Schweiz", "Sverige", "Tyskland", "Österrike"],
+}
+
+
+@pytest.fixture
+def hq_in_languages(make_app, users, rallies):
+    """An HQ client on an app offering en, de and sv, with rallies in AT, CH, DE and SE."""
+    for code, city in (("DE", "Berlin"), ("SE", "Malmö"), ("AT", "Wien"), ("CH", "Bern")):
+        rallies(country_code=code, city=city, start_dt=WHEN)
+    users(email="hq@example.org", role=Role.HQ)
+    app = make_app(LANGUAGES=["en", "de", "sv"])
+    client = app.test_client()
+    from tests.conftest import post_form
+
+    post_form(
+        client,
+        "/auth/login",
+        {"email": "hq@example.org", "password": "correct horse battery staple"},
+    )
+    return client
+
+
+@pytest.mark.parametrize("language", sorted(COUNTRY_ORDER))
+def test_country_tables_are_sorted_by_name_in_the_readers_language(hq_in_languages, language):
+    client = hq_in_languages
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    page = client.get("/hq/").get_data(as_text=True)
+    table = page.split('<table class="table countries">')[1].split("</table>")[0]
+    assert re.findall(r"<tr><td>([^<]+)</td>", table) == COUNTRY_ORDER[language]
+    rows = _csv(client, "/hq/exports/countries.csv")
+    assert [row["country"] for row in rows] == COUNTRY_ORDER[language]
+    workbook = load_workbook(io.BytesIO(client.get("/hq/exports/attendance.xlsx").data))
+    names = [row[1] for row in workbook["Countries"].iter_rows(min_row=2, values_only=True)]
+    assert names == COUNTRY_ORDER[language]

@@ -13,16 +13,22 @@ ROOT = Path(__file__).resolve().parent.parent
 UNTRANSLATED_OK = {"rallyhub", "GeoNames"}
 
 
+def extract_messages():
+    """Every message the code and templates hold, as `make messages` extracts them (macros in
+    templates/_macros included: Babel skips directories starting with "_" unless told)."""
+    return [
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT),
+            method_map=[("rallyhub/**.py", "python"), ("templates/**.html", "jinja2")],
+            keywords={**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None},
+            directory_filter=lambda path: not Path(path).name.startswith("."),
+        )
+    ]
+
+
 def _catalog() -> set[str]:
-    method_map = [("rallyhub/**.py", "python"), ("templates/**.html", "jinja2")]
-    messages = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT),
-        method_map=method_map,
-        keywords={**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None},
-    ):
-        messages.add(message if isinstance(message, str) else message[0])
-    return messages
+    return {message if isinstance(message, str) else message[0] for message in extract_messages()}
 
 
 def test_strings_from_code_and_templates_are_extracted():
@@ -33,6 +39,7 @@ def test_strings_from_code_and_templates_are_extracted():
         "This account has been disabled. Please contact HQ.",
         "Too large",
         "Confirm your rallyhub account",
+        "Bring your friends",  # in templates/_macros/
     ):
         assert expected in catalog
 
@@ -51,3 +58,19 @@ def _visible_text(template: str) -> list[str]:
 )
 def test_templates_have_no_bare_text(template):
     assert _visible_text((ROOT / template).read_text()) == []
+
+
+def test_rally_languages_are_named_for_the_reader_with_their_own_name(app):
+    from flask_babel import force_locale
+
+    from rallyhub.i18n import language_names
+
+    with app.test_request_context():
+        assert language_names("hy,en,pt-BR") == [
+            "Armenian (հայերեն)",
+            "English",
+            "Portuguese (Brazil) — português (Brasil)",
+        ]
+        with force_locale("ru"):
+            assert language_names("ru,it") == ["русский", "итальянский (italiano)"]
+        assert language_names("xx-??,") == ["xx-??"]

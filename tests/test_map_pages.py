@@ -6,9 +6,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from icalendar import Calendar
 
 from rallyhub.models import utcnow
+from rallyhub.places.distance import distance_km
 from rallyhub.rallies.models import RallyStatus
 
 
@@ -25,9 +27,11 @@ def test_home_lists_rallies_by_localized_country_and_maps_them(client, rallies):
     page = client.get("/").get_data(as_text=True)
     assert page.index("Armenia") < page.index("Sweden")
     assert "Rally in Yerevan" in page
-    # The markers travel separately, as one compact array the browser clusters.
-    assert 'data-points-url="/map/points.json"' in page
-    assert "var data = [];" in page
+    # The points travel separately, asked for tile by tile (tests/test_map_points.py), and
+    # nothing clusters every rally in the browser any more.
+    assert 'data-points-url="/map/points.json?lang=en"' in page
+    assert re.search(r'data-map="map_[0-9a-f]+"', page)
+    assert "/static/js/map-points.js" in page and "leaflet.markercluster.js" not in page
     rows = client.get("/map/points.json").get_json()
     yerevan = next(row for row in rows if row[3] == "Rally in Yerevan")
     assert yerevan[:2] == [40.18, 44.51] and yerevan[6] == "Asia/Yerevan"
@@ -98,7 +102,10 @@ def test_nearby_search_sorts_by_distance_and_shows_it(client, rallies):
     page = client.get("/near?q=Stockholm&radius_km=100").get_data(as_text=True)
     assert page.index("Stockholm rally") < page.index("Uppsala rally")
     assert re.search(r"6[2-6]\.\d km", page)
-    assert "L.circle(" in page, "the radius is drawn"
+    map_element = BeautifulSoup(page, "html.parser").select_one(".world-map[data-map]")
+    latitude, longitude, zoom, radius_m = map(float, map_element["data-view"].split(","))
+    assert distance_km(latitude, longitude, 59.3293, 18.0686) < 5, "centred on the place"
+    assert (zoom, radius_m) == (9, 100_000), "the radius is drawn"
 
 
 def test_nearby_search_offers_a_wider_radius_when_empty(client, rallies):

@@ -381,3 +381,25 @@ def test_nominatim_is_built_from_the_configuration(make_app):
         geocoder = street_geocoder()
     assert isinstance(geocoder.primary, Nominatim)
     assert isinstance(geocoder.fallback, OfflineGeocoder)
+
+
+def test_namesake_labels_name_states_and_home_nations(app):
+    from rallyhub.places.services import label_places
+
+    with app.test_request_context():
+        labels = dict(
+            (place.admin1, label)
+            for place, label in label_places(list(get_gazetteer().search("Newport").places))
+            if place.country_code in ("GB", "US")
+        )
+    assert labels["WLS"] == "Newport, United Kingdom — Wales"
+    assert labels["ENG"] == "Newport, United Kingdom — England"
+    assert labels["RI"] == "Newport, United States — Rhode Island"
+
+
+def test_a_place_is_listed_once_and_a_lone_place_has_no_region(app):
+    from rallyhub.places.services import label_places
+
+    yerevan = get_gazetteer().search("Yerevan").places[0]
+    with app.test_request_context():
+        assert label_places([yerevan, yerevan]) == [(yerevan, "Yerevan, Armenia")]

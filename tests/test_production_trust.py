@@ -285,7 +285,13 @@ def test_sign_out_everywhere_ends_every_session(app, client, auth, users):
     post_form(phone, "/auth/login", {"email": "org@example.org", "password": DEFAULT_PASSWORD})
     auth.login("org@example.org")
     assert b"Sign out" in phone.get("/").data
-    response = post_form(client, "/auth/logout-everywhere", {}, page="/auth/password")
+    # The shared confirmation page asks first; nothing has ended yet.
+    asked = post_form(client, "/auth/logout-everywhere", {}, page="/auth/password")
+    assert asked.status_code == 200 and b"Log out everywhere?" in asked.data
+    assert b"Sign out" in phone.get("/").data
+    response = post_form(
+        client, "/auth/logout-everywhere", {"confirm": "yes"}, page="/auth/password"
+    )
     assert response.status_code == 302
     assert b"Sign out" not in phone.get("/").data
     assert b"Sign out" not in client.get("/").data

@@ -6,6 +6,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from rallyhub.auth.audit import AuditRecord
@@ -100,7 +101,7 @@ def test_cancelling_an_approved_rally_keeps_its_page_with_the_note(app, client, 
     response = post_form(
         client,
         f"/rallies/{rally_id}/cancel",
-        {"note": "Police banned it; we meet online."},
+        {"note": "Police banned it; we meet online.", "confirm": "yes"},
         page=f"/rallies/{rally_id}/manage",
     )
     assert response.status_code == 302
@@ -117,7 +118,7 @@ def test_a_rally_cancelled_before_approval_never_becomes_public(app, client, org
     response = post_form(
         client,
         f"/rallies/{rally_id}/cancel",
-        {"note": "We could not get a permit."},
+        {"note": "We could not get a permit.", "confirm": "yes"},
         page=f"/rallies/{rally_id}/manage",
     )
     assert response.status_code == 302
@@ -151,7 +152,10 @@ def test_every_change_is_audited(app, client, organizer, rallies):
     rally_id = rallies(organizer_id=organizer)
     post_form(client, f"/rallies/{rally_id}/edit", _edit_form(app, rally_id, title="New title"))
     post_form(
-        client, f"/rallies/{rally_id}/cancel", {"note": "Rain."}, page=f"/rallies/{rally_id}/manage"
+        client,
+        f"/rallies/{rally_id}/cancel",
+        {"note": "Rain.", "confirm": "yes"},
+        page=f"/rallies/{rally_id}/manage",
     )
     with app.app_context():
         actions = db.session.scalars(
@@ -275,3 +279,22 @@ def test_a_past_rally_is_copied_as_a_new_one_without_its_dates(app, client, orga
     # Only one's own rallies can be copied.
     other = rallies(title="Someone else's")
     assert client.get(f"/rallies/new?copy={other}").status_code in (403, 404)
+
+
+def test_cancelling_asks_first_and_changes_nothing_until_confirmed(app, client, organizer, rallies):
+    rally_id = rallies(organizer_id=organizer, title="Rally in Stockholm")
+    note = "Police banned it; we meet online.\nStay safe."
+    asked = post_form(
+        client, f"/rallies/{rally_id}/cancel", {"note": note}, page=f"/rallies/{rally_id}/manage"
+    )
+    assert asked.status_code == 200
+    assert _rally(app, rally_id).status is RallyStatus.APPROVED
+    page = BeautifulSoup(asked.data, "html.parser")
+    assert page.h1.get_text() == "Cancel “Rally in Stockholm”?"
+    form = page.select_one("form.confirm-actions")
+    hidden = {field["name"]: field["value"] for field in form.select("input[type=hidden]")}
+    assert hidden["note"] == note and hidden["confirm"] == "yes"
+    assert "button-danger" in form.button["class"]
+    assert form.select_one("a")["href"] == f"/rallies/{rally_id}/manage"
+    manage = BeautifulSoup(client.get(f"/rallies/{rally_id}/manage").data, "html.parser")
+    assert "button-danger" in manage.select_one(".danger-zone input[type=submit]")["class"]

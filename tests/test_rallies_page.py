@@ -185,7 +185,7 @@ def _approve_then_cancel(app, rallies, users, note="Police banned it; we meet on
     )
     for email, action, data, page in [
         ("hq@example.org", f"/hq/review/{rally_id}/approve", {}, "/hq/review"),
-        ("org@example.org", f"/rallies/{rally_id}/cancel", {"note": note}, None),
+        ("org@example.org", f"/rallies/{rally_id}/cancel", {"note": note, "confirm": "yes"}, None),
     ]:
         client = app.test_client()
         AuthActions(client).login(email)
@@ -248,7 +248,7 @@ def test_a_rally_cancelled_before_its_review_stays_hidden(app, client, rallies, 
     cancel = post_form(
         client,
         f"/rallies/{rally_id}/cancel",
-        {"note": "Changed our minds."},
+        {"note": "Changed our minds.", "confirm": "yes"},
         page=f"/rallies/{rally_id}/manage",
     )
     assert cancel.status_code == 302

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from rallyhub.extensions import db
@@ -66,6 +67,65 @@ def test_ambiguous_city_asks_which_one_then_takes_the_choice(app, client, organi
     assert response.status_code == 302
     assert _only_rally(app).country_code == "VE"
     assert _only_rally(app).timezone == "America/Caracas"
+
+
+def test_namesakes_are_labelled_by_region_and_none_is_preselected(
+    app, client, organizer, campaigns
+):
+    response = post_form(client, "/rallies/new", rally_form(campaigns(), city="San José"))
+    assert response.status_code == 400
+    page = BeautifulSoup(response.data, "html.parser")
+    choices = page.select("#place_id input[type=radio]")
+    labels = [page.find("label", attrs={"for": radio["id"]}).get_text() for radio in choices]
+    # The two San Josés of Costa Rica: the capital in its own province and the town in
+    # Alajuela's; no two labels read alike and nothing is chosen for the organizer.
+    assert "San José, Costa Rica — San José region" in labels
+    assert "San José, Costa Rica — Alajuela region" in labels
+    assert len(set(labels)) == len(labels) == len({radio["value"] for radio in choices})
+    assert not any(radio.has_attr("checked") for radio in choices)
+    assert page.select_one("fieldset#place_id legend").get_text() == "Which one?"
+
+
+def test_one_active_campaign_is_preselected(client, organizer, campaigns):
+    only = campaigns()
+    campaigns(is_active=False)
+    page = BeautifulSoup(client.get("/rallies/new").data, "html.parser")
+    options = page.select("#campaign_id option")
+    assert [option["value"] for option in options] == [str(only)]
+    assert options[0].has_attr("selected")
+
+
+def test_several_campaigns_make_the_organizer_choose(app, client, organizer, campaigns):
+    first, second = campaigns(), campaigns()
+    page = BeautifulSoup(client.get("/rallies/new").data, "html.parser")
+    options = page.select("#campaign_id option")
+    assert options[0]["value"] == "" and options[0].has_attr("selected")
+    assert {option["value"] for option in options[1:]} == {str(first), str(second)}
+    response = post_form(client, "/rallies/new", rally_form(first, campaign_id=""))
+    assert response.status_code == 400
+    assert BeautifulSoup(response.data, "html.parser").select_one("#campaign_id-errors")
+    assert _only_rally(app) is None
+
+
+def test_who_sees_the_meeting_point_is_a_group_of_radio_buttons(client, organizer, campaigns):
+    campaigns()
+    page = BeautifulSoup(client.get("/rallies/new").data, "html.parser")
+    group = page.select_one("fieldset#visibility")
+    assert group.legend.get_text() == "Who sees the meeting point?"
+    radios = group.select("input[type=radio]")
+    assert [radio["value"] for radio in radios] == ["public", "protected"]
+    assert all(page.find("label", attrs={"for": radio["id"]}) for radio in radios)
+
+
+def test_edit_form_names_the_rallys_zone_and_offers_the_pin_map(
+    client, organizer, rallies, campaigns
+):
+    rally = rallies(organizer_id=organizer, city="Yerevan", timezone="Asia/Yerevan")
+    page = BeautifulSoup(client.get(f"/rallies/{rally}/edit").data, "html.parser")
+    assert "Armenia Time (Asia/Yerevan)" in page.select_one("#starts_at-hint").get_text()
+    pin_map = page.select_one("#pin-map")
+    assert pin_map["data-places-url"] == "/api/v1/places"
+    assert page.select_one("script[src*='js/pin-picker.js']")
 
 
 def test_unknown_city_says_so_and_suggests(app, client, organizer, campaigns):

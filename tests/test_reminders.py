@@ -173,7 +173,9 @@ def test_one_click_unsubscribe_stops_reminders_but_not_the_rallys_notices(
     )
     assert [m["Subject"] for m in outbox()] == ["Your sign-up: Rally for justice"]
 
-    post_form(client, f"/rallies/{rally_id}/cancel", {"note": "The square is closed."})
+    post_form(
+        client, f"/rallies/{rally_id}/cancel", {"note": "The square is closed.", "confirm": "yes"}
+    )
     (notice,) = [m for m in outbox() if m["Subject"].startswith("Cancelled")]
     assert "The square is closed." in notice.get_content()
 
@@ -184,8 +186,12 @@ def test_a_cancellation_tells_every_active_sign_up_once(app, client, rallies, ou
     for email in ("a@example.org", "b@example.org"):
         _sign_up(app.test_client(), rally_id, email)
     auth.login("org@example.org")
-    post_form(client, f"/rallies/{rally_id}/cancel", {"note": "Police banned it.\nStay safe."})
-    post_form(client, f"/rallies/{rally_id}/cancel", {"note": "again"})
+    post_form(
+        client,
+        f"/rallies/{rally_id}/cancel",
+        {"note": "Police banned it.\nStay safe.", "confirm": "yes"},
+    )
+    post_form(client, f"/rallies/{rally_id}/cancel", {"note": "again", "confirm": "yes"})
     notices = [m for m in outbox() if m["Subject"] == "Cancelled: Rally in Turin"]
     assert sorted(m["To"] for m in notices) == ["a@example.org", "b@example.org"]
     assert "Police banned it.\nStay safe." in notices[0].get_content()
@@ -245,8 +251,8 @@ def test_the_campaigns_hours_and_switch_are_followed(app, client, rallies, campa
 
 
 def test_a_reminder_is_written_in_the_supporters_language(make_app, rallies, outbox):
-    """Signed up from an Italian browser: the reminder, written later by a worker, gives the
-    date the Italian way (text follows once the catalogs exist)."""
+    """Signed up from an Italian browser: the reminder, written later by a worker outside any
+    request, is in Italian, the date the Italian way."""
     app = make_app(LANGUAGES=["en", "it"])
     rally_id = _rally_at(rallies, "Europe/Stockholm", 14)
     client = app.test_client()
@@ -256,9 +262,10 @@ def test_a_reminder_is_written_in_the_supporters_language(make_app, rallies, out
         assert db.session.scalar(select(Signup.language)) == "it"
     _sweep(app, datetime(2027, 10, 30, 9, 0, tzinfo=UTC))
     (reminder,) = [
-        m for m in outbox() if m["To"] == "giulia@example.org" and "Tomorrow" in m["Subject"]
+        m for m in outbox() if m["To"] == "giulia@example.org" and "Domani" in m["Subject"]
     ]
     assert "31 ott 2027" in reminder.get_content()
+    assert "ti ricordiamo che «Rally for justice» è domani." in reminder.get_content()
 
 
 def test_a_message_held_by_a_worker_that_died_goes_out_once_its_lease_ends(

@@ -66,7 +66,8 @@ def test_attendee_csv_is_audited_and_safe_for_spreadsheets(app, client, rally):
     response = client.get(f"/rallies/{rally}/attendees.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.data.startswith(b"\xef\xbb\xbf"), "Excel reads Ана as UTF-8"
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert [r["email"] for r in rows] == ["p0@example.org", "p1@example.org", "p2@example.org"]
     assert rows[0]["name"] == "Ана" and rows[2]["status"] == "cancelled"
     assert rows[1]["name"] == '\'=HYPERLINK("http://x")', "formulas are neutralized"

@@ -480,7 +480,7 @@ def test_attendee_export_waits_for_the_lock_and_is_audited(app, client, users, r
     auth.login("org@example.org")
     holder = _hold_lock(app, None, seconds=1.0)
     response = client.get(f"/rallies/{rally_id}/attendees.csv")
-    body = response.get_data(as_text=True)
+    body = response.data.decode("utf-8-sig")
     holder.join()
     assert response.status_code == 200 and body.startswith("name,email")
     with app.app_context():
@@ -501,7 +501,7 @@ def test_hq_exports_only_read_and_need_no_lock(app, client, users, auth, rallies
     answers = []
     for path in ("/hq/exports/attendance.csv", "/hq/exports/countries.csv"):
         response = client.get(path)
-        answers.append((response.status_code, response.get_data(as_text=True)))
+        answers.append((response.status_code, response.data.decode("utf-8-sig")))
     elapsed = time.monotonic() - started
     holder.join()
     assert [status for status, _body in answers] == [200, 200]

@@ -12,11 +12,14 @@ from sqlalchemy import and_, or_, select
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
+from rallyhub.i18n import reader_language
 from rallyhub.params import has_control_characters, number_arg
-from rallyhub.places.services import search_place
+from rallyhub.places.services import label_places, search_place
 from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
+from rallyhub.rallies.risk import country_risk
 from rallyhub.rallies.search import decode_cursor, encode_cursor, find_rallies_near
+from rallyhub.rallies.texts import DEFAULT_MAIN_LANGUAGE, translated_titles
 from rallyhub.signups.services import places_left_of
 from rallyhub.urls import external_url
 
@@ -91,6 +94,7 @@ FEATURE_COLUMNS = (
     Rally.capacity,
     Rally.public_latitude,
     Rally.public_longitude,
+    Rally.languages,
 )
 
 
@@ -107,6 +111,11 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
         )
     }
     left = places_left_of({row.id: row.capacity for row in rows.values()})
+    # Countries at risk: no counts in public.
+    discreet_ids = {row.id for row in rows.values() if country_risk(row.country_code)}
+    # Titles in the reader's language (``lang=`` or Accept-Language) where organizers wrote one.
+    reader = reader_language()
+    titles = translated_titles(reader, rally_ids=ids)
     base = external_url("rallies.detail", rally_id=0)[:-1]
     zones: dict[str, ZoneInfo] = {}
     features = []
@@ -117,14 +126,17 @@ def _features(ids: list[int], distances: dict[int, float]) -> list[dict]:
         zone = zones.get(row.timezone) or zones.setdefault(row.timezone, ZoneInfo(row.timezone))
         properties = {
             "id": row.id,
-            "title": row.title,
+            "title": titles.get(row.id, row.title),
+            "language": reader
+            if row.id in titles
+            else (row.languages or DEFAULT_MAIN_LANGUAGE).split(",")[0],
             "campaign": row.slug,
             "city": row.city,
             "country": row.country_code,
             "starts_at": row.start_dt.astimezone(zone).isoformat(),
             "timezone": row.timezone,
             "url": f"{base}{row.id}",
-            "spots_left": left[row.id],
+            "spots_left": None if discreet_ids and row.id in discreet_ids else left[row.id],
         }
         if rally_id in distances:
             properties["distance_km"] = round(distances[rally_id], 3)
@@ -208,6 +220,8 @@ def place_candidates(text: str) -> list[dict]:
     places = ([found.place] if found.place else []) + found.alternatives
     return [
         {
+            "id": p.geonameid,
+            "label": label,
             "name": p.name,
             "country": p.country_code,
             "lat": p.latitude,
@@ -215,5 +229,5 @@ def place_candidates(text: str) -> list[dict]:
             "population": p.population,
             "timezone": p.timezone,
         }
-        for p in places
+        for p, label in label_places(places)
     ]

@@ -11,12 +11,15 @@ from rallyhub.errors import NotAllowed
 
 
 def hq_required(view: Callable) -> Callable:
-    """Let only signed-in HQ accounts through; others get 403, anonymous a sign-in page."""
+    """Let only signed-in HQ accounts with two-factor sign-in on through; others get 403,
+    anonymous a sign-in page."""
 
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
-        if not current_user.is_hq:
+        # An HQ session without a second factor is sent to set one up before any view runs
+        # (auth.views); refusing here too keeps every HQ route shut should that ever lapse.
+        if not current_user.is_hq or not current_user.two_factor_enabled:
             raise NotAllowed()
         return view(*args, **kwargs)
 

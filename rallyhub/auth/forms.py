@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
+    HiddenField,
     PasswordField,
     SelectChoice,
     SelectField,
+    StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length, Regexp, ValidationError
 
-from rallyhub.forms import email_field, name_field
+from rallyhub.forms import TEXT_FILTERS, RallyhubForm, email_field, name_field
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -87,17 +88,18 @@ def repeat_password_field(label) -> PasswordField:
     )
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(RallyhubForm):
     """Open an organizer account."""
 
-    name = name_field(_l("Your name"))
+    # Public: the rally pages show it. The template's hint says so.
+    name = name_field(_l("Display name"))
     email = email_field()
     password = password_field(_l("Password"))
     confirm = repeat_password_field(_l("Repeat the password"))
     submit = SubmitField(_l("Create account"))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(RallyhubForm):
     """Sign in."""
 
     email = email_field()
@@ -105,7 +107,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(RallyhubForm):
     """Change the password of the signed-in account."""
 
     current_password = PasswordField(
@@ -116,14 +118,14 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField(_l("Change password"))
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(RallyhubForm):
     """Ask for a password reset link."""
 
     email = email_field()
     submit = SubmitField(_l("Send me a link"))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(RallyhubForm):
     """Choose a new password through a reset link."""
 
     password = password_field(_l("New password"))
@@ -131,13 +133,13 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField(_l("Set password"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(RallyhubForm):
     """A button that confirms an e-mail (a POST, so a link preview changes nothing)."""
 
     submit = SubmitField(_l("Confirm my e-mail"))
 
 
-class RoleForm(FlaskForm):
+class RoleForm(RallyhubForm):
     """HQ sets an account's role."""
 
     role = SelectField(
@@ -145,3 +147,65 @@ class RoleForm(FlaskForm):
         choices=[SelectChoice("organizer", _l("Organizer")), SelectChoice("hq", _l("HQ"))],
     )
     submit = SubmitField(_l("Save role"))
+
+
+class DisplayNameForm(RallyhubForm):
+    """Change the name the account's rallies show."""
+
+    name = name_field(_l("Display name"))
+    submit = SubmitField(_l("Save display name"))
+
+
+def code_field(label) -> StringField:
+    """A one-time code: six digits from the app, or a recovery code."""
+    return StringField(
+        label,
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(message=_l("Please enter a code.")), Length(max=64)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "autocapitalize": "off",
+            "spellcheck": "false",
+        },
+    )
+
+
+class SecondStepForm(RallyhubForm):
+    """The second sign-in step: a code after the password."""
+
+    code = code_field(_l("Code from your authenticator app, or a recovery code"))
+    submit = SubmitField(_l("Sign in"))
+
+
+class EnrolForm(RallyhubForm):
+    """Confirm the authenticator app with its first code."""
+
+    code = code_field(_l("Code from your authenticator app"))
+    submit = SubmitField(_l("Turn on two-factor sign-in"))
+
+
+class DisableTwoFactorForm(RallyhubForm):
+    """Turn two-factor sign-in off (a code proves it is the account's owner)."""
+
+    code = code_field(_l("Code from your app, or a recovery code"))
+    submit = SubmitField(_l("Turn off two-factor sign-in"), render_kw={"class": "button-danger"})
+
+
+class RenewRecoveryCodesForm(RallyhubForm):
+    """Replace the recovery codes (the old ones stop working)."""
+
+    code = code_field(_l("Code from your app, or a recovery code"))
+    submit = SubmitField(_l("Make new recovery codes"))
+
+
+class EndSessionForm(RallyhubForm):
+    """End one session of one's own (its id is the row's, never the cookie's secret)."""
+
+    session = HiddenField(validators=[DataRequired(), Regexp(r"[0-9a-f]{64}\Z")])
+    submit = SubmitField(_l("Log out"))
+
+
+class TwoFactorRequiredForm(RallyhubForm):
+    """HQ requires (or stops requiring) two-factor sign-in of an organizer."""
+
+    required = HiddenField(validators=[AnyOf(["on", "off"])])

@@ -7,8 +7,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rallyhub.extensions import db
 from rallyhub.models import UTCDateTime, enum_column, utcnow
@@ -46,11 +46,32 @@ class User(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(12), default="en")
     # When the organizer turned the daily digests of new sign-ups off.
     digests_off_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The TOTP shared secret (base32); set when enrolment starts, in use once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last code accepted: it, and any step before it, is spent.
+    totp_last_step: Mapped[int | None]
+    # HQ (or a rule for countries at risk) requires a second factor of this organizer.
+    two_factor_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def is_hq(self) -> bool:
         """Whether this account has HQ rights."""
         return self.role is Role.HQ
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        """Whether signing in asks for a code after the password."""
+        return self.totp_enabled_dt is not None
+
+    @property
+    def must_use_two_factor(self) -> bool:
+        """Whether this account may not do without a second factor (HQ, or required of it)."""
+        return self.is_hq or self.two_factor_required
 
     @property
     def is_active(self) -> bool:
@@ -74,3 +95,23 @@ class UserSession(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A coarse description of the browser ("firefox android", see auth.devices); never the
+    # User-Agent itself, and no address.
+    device: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # When the session was last used, to a few minutes (see auth.services.ACTIVITY_RESOLUTION).
+    last_seen_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app (a lost phone)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index(None, "user_id", "code_hash", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # SHA-256 of the code: codes carry 80 random bits, so a copy of the table opens nothing.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")

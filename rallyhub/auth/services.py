@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import Role, User, UserSession, new_session_nonce
@@ -195,14 +197,24 @@ def _session_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def open_session(user: User) -> str:
-    """Record a new signed-in session of ``user``; return the secret its cookie keeps."""
+def open_session(user: User, device: str = "") -> str:
+    """Record a new signed-in session of ``user`` from a coarsely described ``device``
+    (see ``auth.devices``); return the secret its cookie keeps."""
     cutoff = utcnow() - current_app.config["SESSION_ABSOLUTE_LIFETIME"]
     db.session.execute(
         delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_dt < cutoff)
     )
     secret = secrets.token_urlsafe(32)
-    db.session.add(UserSession(id=_session_key(secret), user_id=user.id))
+    now = utcnow()
+    db.session.add(
+        UserSession(
+            id=_session_key(secret),
+            user_id=user.id,
+            device=device[:40],
+            created_dt=now,
+            last_seen_dt=now,
+        )
+    )
     return secret
 
 
@@ -217,6 +229,98 @@ def close_all_sessions(user: User) -> None:
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     user.session_nonce = new_session_nonce()
     log.info("account %s signed out everywhere", user.id)
+
+
+# A session's last activity is kept to this resolution: a page view writes at most once in it.
+ACTIVITY_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One signed-in session as its owner sees it: no address, no User-Agent."""
+
+    id: str
+    device: str
+    created_dt: datetime
+    last_seen_dt: datetime
+    current: bool
+
+
+def list_sessions(user: User, current_secret: str | None) -> list[SessionInfo]:
+    """The account's sessions that can still be used, the most recently active first."""
+    config = current_app.config
+    now = utcnow()
+    # Older than the absolute lifetime, or idle past the idle one: its cookie opens nothing.
+    idle_cutoff = now - config["PERMANENT_SESSION_LIFETIME"] - ACTIVITY_RESOLUTION
+    rows = db.session.scalars(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.created_dt >= now - config["SESSION_ABSOLUTE_LIFETIME"],
+            func.coalesce(UserSession.last_seen_dt, UserSession.created_dt) >= idle_cutoff,
+        )
+        .order_by(
+            func.coalesce(UserSession.last_seen_dt, UserSession.created_dt).desc(),
+            UserSession.id,
+        )
+    )
+    current = _session_key(current_secret) if current_secret else None
+    return [
+        SessionInfo(
+            id=row.id,
+            device=row.device,
+            created_dt=row.created_dt,
+            last_seen_dt=row.last_seen_dt or row.created_dt,
+            current=row.id == current,
+        )
+        for row in rows
+    ]
+
+
+def end_session(user: User, session_id: str, current_secret: str | None) -> bool:
+    """End one of the account's own sessions; return whether it was the current one."""
+    ended = db.session.execute(
+        delete(UserSession).where(UserSession.id == session_id[:64], UserSession.user_id == user.id)
+    )
+    if ended.rowcount != 1:
+        raise NotFound(_("This session has already ended."))
+    log.info("account %s ended one of its sessions", user.id)
+    return current_secret is not None and _session_key(current_secret) == session_id
+
+
+def session_is_stale(secret: str | None) -> bool:
+    """Whether the session's last activity is older than the resolution it is kept to."""
+    if not secret:
+        return False
+    held = db.session.get(UserSession, _session_key(secret))
+    seen = held.last_seen_dt or held.created_dt if held else None
+    return seen is not None and utcnow() - seen >= ACTIVITY_RESOLUTION
+
+
+def note_activity(secret: str) -> None:
+    """Record that the session was used now."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == _session_key(secret))
+        .values(last_seen_dt=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def change_display_name(user: User, name: str) -> None:
+    """Set the name shown on the account's rallies' pages (a pseudonym is fine)."""
+    user.name = name.strip()
+
+
+def user_for_second_step(user_id, nonce) -> User | None:
+    """The account a half-finished sign-in is for, if it still may sign in: the same
+    password (its session nonce) and not disabled since."""
+    if not isinstance(user_id, int) or not isinstance(nonce, str):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_nonce != nonce or not user.is_active:
+        return None
+    return user
 
 
 def load_session_user(session_id: str, secret: str | None) -> User | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     IntegerField,
+    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -25,13 +25,13 @@ from wtforms.validators import (
 )
 
 from rallyhub.campaigns.models import DEFAULT_DAY_HOUR, DEFAULT_EVE_HOUR
-from rallyhub.forms import TEXT_FILTERS, single_line
+from rallyhub.forms import TEXT_FILTERS, RallyhubForm, single_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 HASHTAG_PATTERN = re.compile(r"^#\w{2,99}$")
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(RallyhubForm):
     """Create or edit a campaign; the slug is fixed once created."""
 
     name = StringField(
@@ -57,6 +57,8 @@ class CampaignForm(FlaskForm):
     description = TextAreaField(
         _l("Description"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
     )
+    # Choices: the interface languages, set by the view (they come from the configuration).
+    language = SelectField(_l("Language of the name and description"), validators=[Optional()])
     start_date = DateField(_l("Starts on"), validators=[InputRequired()])
     end_date = DateField(_l("Ends on"), validators=[Optional()])
     is_active = BooleanField(_l("Active (organizers can register rallies)"), default=True)
@@ -78,3 +80,16 @@ class CampaignForm(FlaskForm):
         """The campaign cannot end before it starts."""
         if field.data and self.start_date.data and field.data < self.start_date.data:
             raise ValidationError(_l("The end date must not be before the start date."))
+
+
+class CampaignTranslationForm(RallyhubForm):
+    """The campaign's name and description in another interface language."""
+
+    language = SelectField(_l("Language"), validators=[InputRequired()])
+    name = StringField(
+        _l("Name"), filters=TEXT_FILTERS, validators=[DataRequired(), single_line, Length(max=200)]
+    )
+    description = TextAreaField(
+        _l("Description"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
+    )
+    submit = SubmitField(_l("Save translation"))

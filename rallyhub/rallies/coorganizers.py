@@ -21,6 +21,7 @@ from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import CoorganizerInvite, Rally
 from rallyhub.rallies.services import can_manage, is_coorganizer
+from rallyhub.rallies.texts import rally_text
 from rallyhub.urls import external_url
 
 DEFAULT_INVITE_DAYS = 7
@@ -83,7 +84,7 @@ def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvi
             _(
                 "%(name)s invited you to co-organize “%(title)s” on rallyhub.",
                 name=actor.name,
-                title=rally.title,
+                title=rally_text(rally).title,
             ),
             "",
             _("To accept, open this link and confirm:"),
@@ -103,7 +104,14 @@ def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvi
             ),
         ]
     )
-    send_mail(email, _("You are invited to co-organize a rally"), body)
+    # Tied to the rally, so that a take-down deletes it with the rally's other messages.
+    send_mail(
+        email,
+        _("You are invited to co-organize a rally"),
+        body,
+        kind="coorganizer-invite",
+        rally_id=rally.id,
+    )
     record_audit(actor, "rally.coorganizer_invite", "rally", rally.id, f"invite {invite.id}")
     return invite
 

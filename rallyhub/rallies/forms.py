@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -27,7 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from rallyhub.forms import TEXT_FILTERS, email_field, single_line
+from rallyhub.forms import TEXT_FILTERS, CheckboxesField, RallyhubForm, email_field, single_line
 from rallyhub.params import FIRST_YEAR, LAST_YEAR
 
 # The interface's languages and the campaign's most common others (BCP 47 codes).
@@ -45,6 +44,11 @@ RALLY_LANGUAGES = [
     ("ka", "ქართული"),
     ("uk", "Українська"),
 ]
+
+
+def optional_int(value) -> int | None:
+    """A select's value as a number; its empty "choose…" option as None."""
+    return None if value in ("", None) else int(value)
 
 
 def finite(form, field) -> None:
@@ -65,10 +69,10 @@ def plausible_year(form, field) -> None:
         )
 
 
-class RallyForm(FlaskForm):
+class RallyForm(RallyhubForm):
     """Register or edit a rally; times are in the rally's own local time."""
 
-    campaign_id = SelectField(_l("Campaign"), coerce=int, validators=[InputRequired()])
+    campaign_id = SelectField(_l("Campaign"), coerce=optional_int, validators=[InputRequired()])
     title = StringField(
         _l("Title"),
         filters=TEXT_FILTERS,
@@ -112,8 +116,20 @@ class RallyForm(FlaskForm):
         ],
     )
     asks_phone = BooleanField(_l("Ask supporters for a phone number (optional for them)"))
+    safety_checkins = BooleanField(
+        _l("After the rally, ask everyone whether they got home safe (safety check-ins)")
+    )
+    approval_required = BooleanField(
+        _l("Approve each supporter yourself before they get a place and the meeting point")
+    )
     language = SelectField(
-        _l("Language"), choices=[SelectChoice(code, name) for code, name in RALLY_LANGUAGES]
+        _l("Main language (the one you write in here)"),
+        choices=[SelectChoice(code, name) for code, name in RALLY_LANGUAGES],
+    )
+    also_spoken = CheckboxesField(
+        _l("Also spoken at the rally"),
+        choices=[SelectChoice(code, name) for code, name in RALLY_LANGUAGES],
+        validators=[Optional()],
     )
     visibility = RadioField(
         _l("Who sees the meeting point?"),
@@ -125,6 +141,10 @@ class RallyForm(FlaskForm):
         ],
         default="public",
         validators=[InputRequired()],
+    )
+    hold_hours = IntegerField(
+        _l("Send the meeting point only this many hours before the start (optional)"),
+        validators=[Optional(), NumberRange(1, 72, message=_l("Use a whole number from 1 to 72."))],
     )
     submit = SubmitField(_l("Save rally"))
 
@@ -146,7 +166,7 @@ class RallyForm(FlaskForm):
             raise ValidationError(_l("The end must be after the start."))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(RallyhubForm):
     """Cancel a rally with a message for the people who signed up."""
 
     note = TextAreaField(
@@ -154,17 +174,23 @@ class CancelForm(FlaskForm):
         filters=TEXT_FILTERS,
         validators=[DataRequired(), Length(max=2000)],
     )
-    submit = SubmitField(_l("Cancel the rally"))
+    submit = SubmitField(_l("Cancel the rally"), render_kw={"class": "button-danger"})
 
 
-class CoorganizerForm(FlaskForm):
+class TakeDownForm(RallyhubForm):
+    """Take a rally down in an emergency (the confirmation page says what follows)."""
+
+    submit = SubmitField(_l("Take the rally down now"), render_kw={"class": "button-danger"})
+
+
+class CoorganizerForm(RallyhubForm):
     """Invite a co-organizer by e-mail."""
 
     email = email_field(_l("Co-organizer's e-mail"))
     submit = SubmitField(_l("Invite co-organizer"))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(RallyhubForm):
     """HQ rejects a rally with a note the organizer sees."""
 
     note = TextAreaField(
@@ -173,3 +199,37 @@ class RejectForm(FlaskForm):
         validators=[DataRequired(), Length(max=2000)],
     )
     submit = SubmitField(_l("Reject"))
+
+
+class RallyTranslationForm(RallyhubForm):
+    """The rally's words in another interface language."""
+
+    language = SelectField(_l("Language"), validators=[InputRequired()])
+    title = StringField(
+        _l("Title"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), single_line, Length(min=3, max=200)],
+    )
+    description = TextAreaField(
+        _l("What is it about?"), filters=TEXT_FILTERS, validators=[Optional(), Length(max=5000)]
+    )
+    meeting_point = StringField(
+        _l("Meeting point"),
+        filters=TEXT_FILTERS,
+        validators=[Optional(), single_line, Length(max=500)],
+    )
+    submit = SubmitField(_l("Save translation"))
+
+
+class SafetyContactForm(RallyhubForm):
+    """HQ's legal-aid and emergency contacts for one country, in one language (the choices
+    are set by the view: every country, the interface's languages)."""
+
+    country_code = SelectField(_l("Country"), validators=[InputRequired()])
+    language = SelectField(_l("Language of this text"), validators=[InputRequired()])
+    text = TextAreaField(
+        _l("Legal-aid and emergency contacts"),
+        filters=TEXT_FILTERS,
+        validators=[DataRequired(), Length(max=5000)],
+    )
+    submit = SubmitField(_l("Save contacts"))

@@ -33,6 +33,9 @@ class RallyStatus(enum.Enum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    #: Taken down in an emergency by its organizers or HQ: hidden from everyone else (404),
+    #: its sign-ups' personal data wiped (rallyhub.rallies.takedown).
+    TAKEN_DOWN = "taken_down"
 
 
 class Visibility(enum.Enum):
@@ -54,6 +57,8 @@ class Rally(db.Model):
     """One rally of a campaign, in one city, at one time."""
 
     __tablename__ = "rallies"
+    # A change bumps the public data version (rallyhub.caching).
+    public_content = True
     __table_args__ = (
         CheckConstraint("end_dt > start_dt", name="ends_after_start"),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
@@ -118,8 +123,20 @@ class Rally(db.Model):
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None]
     asks_phone: Mapped[bool] = mapped_column(default=False, doc="sign-up form asks for a phone")
+    # Supporters ask to join and the organizers approve each one; read it through
+    # rallyhub.rallies.services.requires_approval, which may require it for other reasons too.
+    approval_required: Mapped[bool] = mapped_column(default=False)
     walk_in_count: Mapped[int] = mapped_column(default=0, doc="people checked in without sign-up")
+    # After the rally, ask the people at it whether they got home safe; whether a rally does is
+    # decided by rallyhub.rallies.safety.checkins_on (which reads this).
+    safety_checkins: Mapped[bool] = mapped_column(default=False)
     languages: Mapped[str] = mapped_column(String(100), default="", doc="comma-separated codes")
+    # The public pin's grid cell in km for a protected rally (None: the usual ~1 km); set from
+    # its country's risk settings (rallyhub.rallies.risk).
+    public_cell_km: Mapped[float | None]
+    # The meeting point reaches signed-up supporters this many hours before the start (None:
+    # with their confirmation); organizers and HQ see it all along.
+    hold_hours: Mapped[int | None]
     status: Mapped[RallyStatus] = mapped_column(
         enum_column(RallyStatus, "rally_status"), default=RallyStatus.PENDING
     )
@@ -130,6 +147,8 @@ class Rally(db.Model):
     # When HQ first approved the rally: a rally cancelled after that keeps its public page.
     approved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_note: Mapped[str] = mapped_column(Text, default="")
+    # When it was taken down (status TAKEN_DOWN); who did it is in the audit record.
+    taken_down_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -141,9 +160,32 @@ class Rally(db.Model):
     invites: Mapped[list[CoorganizerInvite]] = relationship(
         back_populates="rally", cascade="all, delete-orphan"
     )
+    translations: Mapped[list[RallyTranslation]] = relationship(
+        back_populates="rally", cascade="all, delete-orphan", order_by="RallyTranslation.language"
+    )
 
     def __repr__(self) -> str:
         return f"<Rally {self.id} {self.status.value}>"
+
+
+class RallyTranslation(db.Model):
+    """A rally's title, description and meeting point in another interface language,
+    written by its organizers; the rally's own fields hold its main language."""
+
+    __tablename__ = "rally_translations"
+    # A change bumps the public data version (rallyhub.caching).
+    public_content = True
+    __table_args__ = (UniqueConstraint("rally_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rally_id: Mapped[int] = mapped_column(ForeignKey("rallies.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(10), doc="interface language code, e.g. pt_BR")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    meeting_point: Mapped[str] = mapped_column(String(500), default="")
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rally: Mapped[Rally] = relationship(back_populates="translations")
 
 
 class CoorganizerInvite(db.Model):
@@ -185,12 +227,35 @@ class TurnoutReport(db.Model):
     reported_by: Mapped[User | None] = relationship()
 
 
+class SafetyContact(db.Model):
+    """Legal-aid and emergency contacts for one country, in one language, kept by HQ: shown to
+    someone who says after a rally there that they need help."""
+
+    __tablename__ = "safety_contacts"
+    __table_args__ = (
+        UniqueConstraint("country_code", "language"),
+        CheckConstraint("length(country_code) = 2", name="country_code_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(12), doc="interface language code, e.g. pt_BR")
+    text: Mapped[str] = mapped_column(Text, doc="plain text; http(s) addresses become links")
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    updated_by: Mapped[User | None] = relationship()
+
+
 @event.listens_for(Rally, "before_insert")
 @event.listens_for(Rally, "before_update")
 def _derive_public_position(_mapper, _connection, rally: Rally) -> None:
     """Keep the public position in step with the pin and visibility, whoever changes them."""
     rally.public_latitude, rally.public_longitude = public_position(
-        rally.latitude, rally.longitude, rally.visibility is Visibility.PROTECTED
+        rally.latitude,
+        rally.longitude,
+        rally.visibility is Visibility.PROTECTED,
+        rally.public_cell_km,
     )
     for name, value in search_columns(rally.public_latitude, rally.public_longitude).items():
         setattr(rally, name, value)

@@ -18,11 +18,13 @@ from rallyhub.auth.audit import AuditRecord, record_audit
 from rallyhub.auth.models import User
 from rallyhub.errors import NotAllowed, UserError
 from rallyhub.extensions import db
+from rallyhub.i18n import language_names
 from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
 from rallyhub.places.distance import bounding_box, distance_km
 from rallyhub.rallies.models import Rally, RallyStatus
 from rallyhub.rallies.services import REVIEWED_FACTS
+from rallyhub.rallies.texts import rally_text
 from rallyhub.urls import external_url
 
 DUPLICATE_RADIUS_KM = 25.0
@@ -41,6 +43,8 @@ FACT_LABELS = {
     "visibility": _l("visibility"),
 }
 _CHANGED_DETAIL = re.compile(r"changed: ([a-z_,]+)")
+# How a translation's change is named in the audit record: "translation_pt_br".
+TRANSLATION = "translation_"
 
 
 def review_queue() -> list[Rally]:
@@ -107,11 +111,11 @@ def approve_rally(actor: User, rally: Rally) -> None:
         rally,
         "review-approved",
         lambda: (
-            _("Approved: %(title)s", title=rally.title),
+            _("Approved: %(title)s", title=rally_text(rally).title),
             [
                 _(
                     "HQ approved “%(title)s”: it is public now, and people can sign up.",
-                    title=rally.title,
+                    title=rally_text(rally).title,
                 ),
                 external_url("rallies.detail", rally_id=rally.id),
             ],
@@ -134,9 +138,9 @@ def reject_rally(actor: User, rally: Rally, note: str) -> None:
         rally,
         "review-rejected",
         lambda: (
-            _("Not approved: %(title)s", title=rally.title),
+            _("Not approved: %(title)s", title=rally_text(rally).title),
             [
-                _("HQ did not approve “%(title)s”. HQ's note:", title=rally.title),
+                _("HQ did not approve “%(title)s”. HQ's note:", title=rally_text(rally).title),
                 "",
                 note,
                 "",
@@ -155,6 +159,11 @@ def _tell_organizers(rally: Rally, kind: str, compose: Callable[[], tuple[str, l
                 subject, lines = compose()
                 body = "\n".join([_("Hello %(name)s,", name=person.name), "", *lines])
             send_mail(person.email, subject, body, kind=kind, rally_id=rally.id)
+
+
+def language_name(code: str) -> str:
+    """A language's name for the reader, from a code in any case ("pt_br")."""
+    return language_names(code.replace("_", "-"))[0]
 
 
 def changes_since_approval(rally: Rally) -> list[str]:
@@ -191,4 +200,9 @@ def changes_since_approval(rally: Rally) -> list[str]:
         if back and match:
             changed.update(match.group(1).split(","))
     labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
+    labels += [
+        _("translation into %(language)s", language=language_name(name.removeprefix(TRANSLATION)))
+        for name in sorted(changed)
+        if name.startswith(TRANSLATION)
+    ]
     return list(dict.fromkeys(labels))

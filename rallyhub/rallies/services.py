@@ -9,14 +9,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app, g
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
 from rallyhub.campaigns.models import Campaign
+from rallyhub.config import tile_origin
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
@@ -30,6 +32,8 @@ from rallyhub.rallies.models import (
     Visibility,
     rally_coorganizers,
 )
+from rallyhub.rallies.risk import apply_country_rules, is_held, map_tiles
+from rallyhub.rallies.texts import main_language, rally_text, spoken_languages
 from rallyhub.signals import rally_cancelled, rally_changed, rally_page_shown, values_from_signal
 from rallyhub.urls import external_url
 
@@ -55,6 +59,9 @@ class RallyInput:
     language: str
     visibility: Visibility
     asks_phone: bool = False
+    safety_checkins: bool = False
+    approval_required: bool = False
+    hold_hours: int | None = None
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -128,6 +135,13 @@ def is_public(rally: Rally) -> bool:
     if rally.status is RallyStatus.APPROVED:
         return True
     return rally.status is RallyStatus.CANCELLED and rally.approved_dt is not None
+
+
+def refuse_if_taken_down(rally: Rally) -> None:
+    """A rally taken down stays down: an edit or a cancellation would bring it back to HQ's
+    review or to a public page."""
+    if rally.status is RallyStatus.TAKEN_DOWN:
+        raise UserError(_("This rally was taken down: it cannot be changed."))
 
 
 def get_rally_or_404(rally_id: int, *, for_edit: bool = False, user=None) -> Rally:
@@ -207,8 +221,13 @@ def _apply(rally: Rally, data: RallyInput) -> None:
     rally.start_dt, rally.end_dt = start, end
     rally.capacity = data.capacity
     rally.asks_phone = data.asks_phone
+    rally.safety_checkins = data.safety_checkins
+    rally.approval_required = data.approval_required
     rally.languages = data.language
     rally.visibility = data.visibility
+    rally.hold_hours = data.hold_hours
+    # A country at risk overrides: protected, a coarse public pin.
+    apply_country_rules(rally)
 
 
 def create_rally(organizer: User, data: RallyInput) -> Rally:
@@ -238,7 +257,16 @@ REVIEWED_FACTS = (
     "visibility",
 )
 # Everything else an edit can change (the campaign is not a reviewed fact: HQ runs them all).
-OTHER_FACTS = ("place_id", "timezone", "capacity", "asks_phone", "languages", "campaign_id")
+OTHER_FACTS = (
+    "place_id",
+    "timezone",
+    "capacity",
+    "asks_phone",
+    "safety_checkins",
+    "approval_required",
+    "languages",
+    "campaign_id",
+)
 
 
 def _facts(rally: Rally) -> dict:
@@ -253,6 +281,7 @@ def update_rally(actor: User, rally: Rally, data: RallyInput) -> bool:
     """
     if not can_manage(rally, actor):
         raise NotAllowed()
+    refuse_if_taken_down(rally)
     if rally.status is RallyStatus.CANCELLED:
         raise UserError(_("A cancelled rally cannot be changed."))
     if data.campaign_id != rally.campaign_id:
@@ -296,6 +325,7 @@ def cancel_rally(actor: User, rally: Rally, note: str) -> None:
     """Cancel a rally with a message shown to the people who signed up."""
     if not can_manage(rally, actor):
         raise NotAllowed()
+    refuse_if_taken_down(rally)
     if rally.status is RallyStatus.CANCELLED:
         return
     if rally.status is RallyStatus.REJECTED:
@@ -335,9 +365,12 @@ def copy_of(rally: Rally) -> dict:
         "place_id": rally.place_id,
         "meeting_point": rally.meeting_point,
         "capacity": rally.capacity,
-        "language": rally.languages,
+        "language": main_language(rally),
+        "also_spoken": spoken_languages(rally)[1:],
         "visibility": rally.visibility.value,
         "asks_phone": rally.asks_phone,
+        "safety_checkins": rally.safety_checkins,
+        "approval_required": rally.approval_required,
     }
 
 
@@ -347,6 +380,13 @@ def copy_of(rally: Rally) -> dict:
 def accepts_signups(rally: Rally) -> bool:
     """Approved rallies take sign-ups until they end."""
     return rally.status is RallyStatus.APPROVED and rally.end_dt > utcnow()
+
+
+def requires_approval(rally: Rally) -> bool:
+    """Whether supporters ask to join and wait for the organizers' yes before they hold a
+    place or learn a protected meeting point: the one rule, read by the sign-up form, the
+    sign-ups themselves and their messages."""
+    return rally.approval_required
 
 
 @dataclass(frozen=True)
@@ -360,25 +400,38 @@ class Location:
     confidential: bool  # shown only to those who signed up, organizers and HQ
 
 
-def location_for(rally: Rally, *, viewer=None, signup=None) -> Location:
+def location_for(
+    rally: Rally, *, viewer=None, signup=None, language=None, now: datetime | None = None
+) -> Location:
     """The position and meeting point of ``rally`` that ``viewer`` or ``signup`` may see.
 
     The one rule for exact pins: a public rally's are public; a protected rally's go to its
     organizers and HQ (``viewer``) and to an active sign-up reached through its manage link,
     which proves the address (``signup``); everyone else gets the snapped pin and no meeting
-    point.
+    point. The meeting point is in ``language`` (default: the reader's) where translated.
     """
     protected = rally.visibility is Visibility.PROTECTED
-    privileged = can_manage(rally, viewer) or (
-        signup is not None and signup.rally_id == rally.id and signup.holds_a_place
-    )
-    if protected and not privileged:
+    manager = can_manage(rally, viewer)
+    holder = signup is not None and signup.rally_id == rally.id and signup.holds_a_place
+    # A held meeting point reaches people who signed up only from its release time.
+    if protected and not manager and (not holder or is_held(rally, now)):
         return Location(rally.public_latitude, rally.public_longitude, None, False, False)
-    return Location(rally.latitude, rally.longitude, rally.meeting_point or None, True, protected)
+    meeting_point = rally_text(rally, language).meeting_point
+    return Location(rally.latitude, rally.longitude, meeting_point or None, True, protected)
 
 
-def page_context(rally: Rally, signup_form=None) -> dict:
-    """Everything the rally page shows, decided for the current person.
+def _tiles_for(rally: Rally) -> str | None:
+    """The small map's tiles (None: no map); a country's own tile server is let through the
+    page's content security policy."""
+    tiles = map_tiles(rally, current_app.config["TILE_URL"])
+    if tiles and tiles != current_app.config["TILE_URL"]:
+        g.tile_host = tile_origin(tiles)
+    return tiles
+
+
+def page_context(rally: Rally, signup_form=None, language: str | None = None) -> dict:
+    """Everything the rally page shows, decided for the current person, in ``language``
+    (a version the visitor picked; default: the reader's language).
 
     The sign-up form and the places left come from the sign-ups area, through
     ``rally_page_shown``.
@@ -387,9 +440,12 @@ def page_context(rally: Rally, signup_form=None) -> dict:
         "rally": rally,
         "share_url": external_url("rallies.detail", rally_id=rally.id),
         "can_edit": can_manage(rally, current_user),
-        "location": location_for(rally, viewer=current_user),
+        "text": rally_text(rally, language),
+        "rally_tiles": _tiles_for(rally),
+        "location": location_for(rally, viewer=current_user, language=language),
         "signup_form": None,
         "places_left": None,
+        "asks_approval": False,
         **values_from_signal(rally_page_shown, rally, signup_form=signup_form),
     }
 
@@ -398,7 +454,7 @@ def calendar_rallies(campaign_id: int) -> list[Rally]:
     """A campaign's rallies for its calendar: approved or cancelled, not yet ended."""
     query = (
         select(Rally)
-        .options(joinedload(Rally.campaign))
+        .options(joinedload(Rally.campaign), selectinload(Rally.translations))
         .where(
             Rally.campaign_id == campaign_id,
             # Cancelled ones only if they had been public.

@@ -17,21 +17,42 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from rallyhub.caching import (
+    built_once,
+    if_unchanged,
+    public,
+    public_data_version,
+    time_bucket,
+    validator,
+)
 from rallyhub.campaigns.services import get_campaign_by_slug, list_campaigns
-from rallyhub.errors import RallyhubError
+from rallyhub.errors import NotFound, RallyhubError, UserError
 from rallyhub.extensions import limiter
-from rallyhub.forms import ActionForm, form_status, show_error
-from rallyhub.places.services import PlaceAmbiguous, label_place, resolve_place
-from rallyhub.rallies import coorganizers, services
+from rallyhub.forms import ActionForm, confirmation_page, confirmed, form_status, show_error
+from rallyhub.i18n import own_name, reader_language, supported_language
+from rallyhub.places.services import PlaceAmbiguous, label_places, resolve_place
+from rallyhub.rallies import coorganizers, services, takedown
+from rallyhub.rallies import translations as translated
 from rallyhub.rallies.calendar import build_calendar
-from rallyhub.rallies.forms import CancelForm, CoorganizerForm, RallyForm
+from rallyhub.rallies.forms import (
+    CancelForm,
+    CoorganizerForm,
+    RallyForm,
+    RallyTranslationForm,
+    TakeDownForm,
+)
 from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+from rallyhub.rallies.risk import public_organizer_name
+from rallyhub.rallies.texts import rally_text, spoken_languages
 from rallyhub.signals import organizer_dashboard_shown, values_from_signal
 from rallyhub.urls import external_url
 
 bp = Blueprint("rallies", __name__, url_prefix="/rallies")
 # A campaign's rallies, under the campaign's address.
 campaign_bp = Blueprint("campaign_rallies", __name__, url_prefix="/campaigns")
+# Every template shows a rally's words through the one rule (rallyhub.rallies.texts).
+bp.add_app_template_global(rally_text, "rally_text")
+bp.add_app_template_global(public_organizer_name, "public_organizer_name")
 
 
 def _rally_form(rally: Rally | None = None) -> RallyForm:
@@ -41,10 +62,17 @@ def _rally_form(rally: Rally | None = None) -> RallyForm:
     if rally is not None and rally.campaign not in campaigns:
         campaigns.append(rally.campaign)
     form.campaign_id.choices = [SelectChoice(c.id, f"{c.hashtag} — {c.name}") for c in campaigns]
+    if rally is None and len(campaigns) == 1 and not form.is_submitted():
+        form.campaign_id.data = campaigns[0].id
+    elif rally is None and len(campaigns) > 1:
+        # With several campaigns running, the organizer chooses: no silent default.
+        form.campaign_id.choices.insert(0, SelectChoice("", _("Choose a campaign…")))
     if rally is not None and not form.is_submitted():
         form.starts_at.data = services.utc_to_local(rally.start_dt, rally.timezone)
         form.ends_at.data = services.utc_to_local(rally.end_dt, rally.timezone)
-        form.language.data = rally.languages
+        spoken = spoken_languages(rally)
+        form.language.data = spoken[0] if spoken else None
+        form.also_spoken.data = spoken[1:]
         form.visibility.data = rally.visibility.value
         form.place_id.data = rally.place_id
     return form
@@ -64,19 +92,23 @@ def _input_from(form: RallyForm) -> services.RallyInput:
         starts_local=form.starts_at.data,
         ends_local=form.ends_at.data,
         capacity=form.capacity.data,
-        language=form.language.data,
+        language=",".join(dict.fromkeys([form.language.data, *(form.also_spoken.data or [])])),
         visibility=Visibility(form.visibility.data),
         asks_phone=form.asks_phone.data,
+        safety_checkins=form.safety_checkins.data,
+        approval_required=form.approval_required.data,
+        hold_hours=form.hold_hours.data,
     )
 
 
 def _show_error(form: RallyForm, error: RallyhubError) -> None:
     """Put a service's error next to its field (or above the form)."""
     if isinstance(error, PlaceAmbiguous):
+        # Nothing is preselected: the organizer picks, or the form asks again.
         form.place_id.choices = [
-            SelectChoice(p.geonameid, label_place(p)) for p in error.candidates
+            SelectChoice(place.geonameid, label) for place, label in label_places(error.candidates)
         ]
-        form.place_id.data = error.candidates[0].geonameid
+        form.place_id.data = None
     show_error(form, error)
 
 
@@ -125,10 +157,14 @@ def create():
 
 
 @bp.route("/<int:rally_id>")
+@public()
 def detail(rally_id: int):
     """The rally's page: public details, or everything for its organizers and HQ."""
     rally = services.get_rally_or_404(rally_id)
-    return render_template("rallies/detail.html", **services.page_context(rally))
+    # ``?text=xx``: the rally in that one of its versions ("also in" links), the rest of the
+    # page in the reader's language.
+    context = services.page_context(rally, language=request.args.get("text", type=str))
+    return render_template("rallies/detail.html", **context)
 
 
 @bp.route("/<int:rally_id>/edit", methods=["GET", "POST"])
@@ -153,6 +189,65 @@ def edit(rally_id: int):
     return _render_form(form, rally)
 
 
+@bp.route("/<int:rally_id>/translations", methods=["GET", "POST"])
+@login_required
+def translations(rally_id: int):
+    """The rally's title, description and meeting point in the other interface languages."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    form = RallyTranslationForm()
+    offered = translated.translatable_languages(rally)
+    form.language.choices = [SelectChoice(code, own_name(code)) for code in offered]
+    if not form.is_submitted():
+        chosen = request.args.get("language")
+        existing = next((t for t in rally.translations if t.language == chosen), None)
+        if existing is not None:
+            form.process(obj=existing)
+    elif form.validate():
+        try:
+            back_to_review = translated.save_translation(
+                current_user,
+                rally,
+                form.language.data,
+                form.title.data,
+                form.description.data or "",
+                form.meeting_point.data or "",
+            )
+        except RallyhubError as error:
+            show_error(form, error)
+        else:
+            flash(
+                _("Translation saved. The change goes back to HQ for review.")
+                if back_to_review
+                else _("Translation saved."),
+                "success",
+            )
+            return redirect(url_for("rallies.translations", rally_id=rally.id))
+    return render_template(
+        "rallies/translations.html", rally=rally, form=form, action_form=ActionForm()
+    ), form_status(form)
+
+
+@bp.route("/<int:rally_id>/translations/<language>/delete", methods=["POST"])
+@login_required
+def delete_translation(rally_id: int, language: str):
+    """Remove one translation, once confirmed."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    if supported_language(language) != language:
+        raise NotFound()
+    if not confirmed():
+        return confirmation_page(
+            question=_("Remove the %(language)s translation?", language=own_name(language)),
+            explanation=_("Readers of that language will see the rally in its main language."),
+            action=url_for("rallies.delete_translation", rally_id=rally.id, language=language),
+            confirm_label=_("Yes, remove it"),
+            back_url=url_for("rallies.translations", rally_id=rally.id),
+            back_label=_("No, keep it"),
+        )
+    translated.delete_translation(current_user, rally, language)
+    flash(_("Translation removed."), "success")
+    return redirect(url_for("rallies.translations", rally_id=rally.id))
+
+
 @bp.route("/<int:rally_id>/manage")
 @login_required
 def manage(rally_id: int):
@@ -167,6 +262,7 @@ def _manage_page(rally: Rally, *, cancel_form=None, coorganizer_form=None):
         "rallies/manage.html",
         rally=rally,
         cancel_form=cancel_form or CancelForm(),
+        takedown_form=TakeDownForm(),
         coorganizer_form=coorganizer_form or CoorganizerForm(),
         action_form=ActionForm(),
         invited=coorganizers.pending_invites(rally),
@@ -181,8 +277,50 @@ def cancel(rally_id: int):
     form = CancelForm()
     if not form.validate_on_submit():
         return _manage_page(rally, cancel_form=form)
+    if not confirmed():
+        return confirmation_page(
+            question=_("Cancel “%(title)s”?", title=rally.title),
+            explanation=_(
+                "This cannot be undone. Everyone who signed up gets this message, and the "
+                "rally page shows it:"
+            ),
+            quote=form.note.data,
+            fields={"note": form.note.data},
+            action=url_for("rallies.cancel", rally_id=rally.id),
+            confirm_label=_("Yes, cancel the rally"),
+            back_url=url_for("rallies.manage", rally_id=rally.id),
+            back_label=_("No, keep it"),
+        )
     services.cancel_rally(current_user, rally, form.note.data)
     flash(_("The rally is cancelled."), "success")
+    return redirect(url_for("rallies.detail", rally_id=rally.id))
+
+
+@bp.route("/<int:rally_id>/take-down", methods=["POST"])
+@login_required
+def take_down(rally_id: int):
+    """Emergency take-down, once confirmed: the rally is hidden from everyone but its
+    organizers and HQ, and the personal data of its sign-ups is wiped."""
+    rally = services.get_rally_or_404(rally_id, for_edit=True)
+    if not TakeDownForm().validate_on_submit():
+        raise UserError(_("Please try again from the rally's manage page."))
+    if not confirmed():
+        return confirmation_page(
+            question=_("Take “%(title)s” down now?", title=rally.title),
+            explanation=_(
+                "It disappears at once from the map, the lists, the feeds and its own page, "
+                "for everyone but its organizers and HQ. The names, e-mail addresses and "
+                "phone numbers of everyone who signed up are deleted, and each of them gets "
+                "one short message that names neither the rally nor the campaign. This "
+                "cannot be undone."
+            ),
+            action=url_for("rallies.take_down", rally_id=rally.id),
+            confirm_label=_("Yes, take it down now"),
+            back_url=url_for("rallies.manage", rally_id=rally.id),
+            back_label=_("No, keep it"),
+        )
+    takedown.take_down_rally(current_user, rally)
+    flash(_("The rally is taken down. Only its organizers and HQ can still see it."), "success")
     return redirect(url_for("rallies.detail", rally_id=rally.id))
 
 
@@ -247,6 +385,7 @@ def accept_invite(token: str):
 
 
 @bp.route("/<int:rally_id>.ics")
+@public()
 def calendar(rally_id: int):
     """The rally as an iCalendar file (public details only)."""
     rally = services.get_rally_or_404(rally_id)
@@ -260,17 +399,41 @@ def calendar(rally_id: int):
     )
 
 
+# Rallies leave the campaign's calendar when they end: its answer is rebuilt at least this often.
+CALENDAR_WINDOW_S = 60
+
+
 @campaign_bp.route("/<slug>/rallies.ics")
+@public()
 def campaign_calendar(slug: str):
-    """Every public rally of the campaign as one calendar; cancelled ones say so."""
+    """Every public rally of the campaign as one calendar; cancelled ones say so.
+
+    Built once per change of the public data (and minute) in each process, and validated
+    without reading a rally.
+    """
     campaign = get_campaign_by_slug(slug)
-    body = build_calendar(
-        services.calendar_rallies(campaign.id),
-        lambda r: external_url("rallies.detail", rally_id=r.id),
-        campaign.hashtag,
+    etag = validator(
+        "campaign.ics",
+        campaign.id,
+        public_data_version(),
+        time_bucket(CALENDAR_WINDOW_S),
+        reader_language(),
+        request.host,
     )
-    return Response(
+    if unchanged := if_unchanged(etag):
+        return unchanged
+    body = built_once(
+        etag,
+        lambda: build_calendar(
+            services.calendar_rallies(campaign.id),
+            lambda r: external_url("rallies.detail", rally_id=r.id),
+            campaign.hashtag,
+        ),
+    )
+    response = Response(
         body,
         mimetype="text/calendar",
         headers={"Content-Disposition": f'attachment; filename="{campaign.slug}.ics"'},
     )
+    response.set_etag(etag)
+    return response

@@ -13,11 +13,14 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from rallyhub.auth.audit import record_audit
-from rallyhub.errors import NotFound, UserError
+from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage, OutboxState, queue_messages
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally, RallyStatus, TurnoutReport
+from rallyhub.rallies.risk import discreet
+from rallyhub.rallies.takedown import is_taken_down
+from rallyhub.signups.messages import subject_of, title_of
 from rallyhub.signups.models import Signup, SignupStatus
 from rallyhub.signups.services import ACTIVE
 from rallyhub.urls import external_url
@@ -124,7 +127,9 @@ def attendance_counts(rally_id: int) -> dict[SignupStatus | str, int]:
 
 
 def record_attendee_export(actor, rally: Rally) -> None:
-    """Every download of a rally's personal data is audited."""
+    """Every download of a rally's personal data is audited; a rally taken down has none."""
+    if is_taken_down(rally):
+        raise NotAllowed(_("This rally was taken down: the details of its sign-ups are deleted."))
     record_audit(actor, "attendees.export", "rally", rally.id)
 
 
@@ -148,6 +153,15 @@ def set_checked_in(actor, rally: Rally, signup_id: int, present: bool) -> Signup
     _require_checkin_open(rally)
     if signup.status is SignupStatus.CANCELLED and present:
         raise UserError(_("This sign-up was cancelled; count the person as a walk-in."))
+    if signup.status is SignupStatus.REQUESTED and present:
+        raise UserError(
+            _(
+                "This person asked to join and has no answer yet: approve them on the "
+                "attendee page first."
+            )
+        )
+    if signup.status is SignupStatus.DECLINED and present:
+        raise UserError(_("This request to join was declined; count the person as a walk-in."))
     signup.checked_in_dt = utcnow() if present else None
     return signup
 
@@ -196,7 +210,7 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
                     "--",
                     _(
                         "You get this because you signed up for “%(title)s” (%(link)s).",
-                        title=rally.title,
+                        title=title_of(rally),
                         link=rally_url,
                     ),
                     _(
@@ -206,6 +220,9 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
                     _("No more messages from the organizers: %(link)s", link=unsubscribe),
                 ]
             )
+            # In a country at risk the organizers' subject goes inside, under a neutral one.
+            shown_subject = subject_of(rally, subject)
+            shown_body = f"{subject}\n\n{body}" if discreet(rally) else body
         rows.append(
             {
                 "kind": "organizer-message",
@@ -213,8 +230,8 @@ def message_attendees(actor, rally: Rally, subject: str, body: str, rally_url: s
                 "signup_id": signup_id,
                 "rally_id": rally.id,
                 "recipient": email,
-                "subject": subject,
-                "body": f"{body}\n\n{footer}",
+                "subject": shown_subject,
+                "body": f"{shown_body}\n\n{footer}",
                 "unsubscribe_url": unsubscribe,
             }
         )

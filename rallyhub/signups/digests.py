@@ -22,18 +22,21 @@ from rallyhub.extensions import db
 from rallyhub.mail import queue_messages
 from rallyhub.rallies.models import Rally
 from rallyhub.rallies.services import upcoming_rallies
+from rallyhub.signups.messages import title_of
 from rallyhub.signups.models import Signup, SignupStatus
 from rallyhub.signups.services import places_left
 from rallyhub.urls import external_url
 
 DIGEST = "digest"
+# What counts as a new sign-up: a place, the waiting list, or a request still to answer.
+NEW = (SignupStatus.GOING, SignupStatus.WAITLISTED, SignupStatus.REQUESTED)
 
 
 def queue_due_digests(now: datetime) -> int:
     """Write the digests due at ``now`` that are not written yet; return how many."""
     # The sweep runs every minute: only rallies someone joined lately can have a digest due.
     recent = select(Signup.rally_id).where(
-        Signup.created_dt > now - timedelta(days=2), Signup.status != SignupStatus.CANCELLED
+        Signup.created_dt > now - timedelta(days=2), Signup.status.in_(NEW)
     )
     rallies = upcoming_rallies(now, campaign_switch=Campaign.digests_on, among=recent)
     written = 0
@@ -48,7 +51,7 @@ def queue_due_digests(now: datetime) -> int:
             .select_from(Signup)
             .where(
                 Signup.rally_id == rally.id,
-                Signup.status != SignupStatus.CANCELLED,
+                Signup.status.in_(NEW),
                 Signup.created_dt > due - timedelta(days=1),
                 Signup.created_dt <= due,
             )
@@ -82,7 +85,7 @@ def _digest(rally: Rally, person, day: str, new: int) -> dict:
             "%(num)d new sign-up for “%(title)s” in the last day.",
             "%(num)d new sign-ups for “%(title)s” in the last day.",
             new,
-            title=rally.title,
+            title=title_of(rally),
         ),
         _(
             "Going: %(going)d · waiting list: %(waiting)d",
@@ -92,6 +95,13 @@ def _digest(rally: Rally, person, day: str, new: int) -> dict:
     ]
     if left is not None:
         lines.append(_("Places left: %(left)d", left=left))
+    if counts.get(SignupStatus.REQUESTED):
+        lines.append(
+            _(
+                "Asking to join, waiting for your answer: %(asking)d",
+                asking=counts[SignupStatus.REQUESTED],
+            )
+        )
     lines += [
         "",
         _("Who signed up (sign in first):"),
@@ -112,7 +122,7 @@ def _digest(rally: Rally, person, day: str, new: int) -> dict:
         "dedup_key": f"{DIGEST}:{rally.id}:{person.id}:{day}",
         "rally_id": rally.id,
         "recipient": person.email,
-        "subject": _("New sign-ups: %(title)s", title=rally.title),
+        "subject": _("New sign-ups: %(title)s", title=title_of(rally)),
         "body": body,
         "unsubscribe_url": unsubscribe,
     }

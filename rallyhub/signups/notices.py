@@ -3,20 +3,30 @@ cancellation. Each notice goes to every active sign-up, in its own language."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, select
 
 from rallyhub.extensions import db
 from rallyhub.i18n import format_local_range
-from rallyhub.mail import queue_messages
+from rallyhub.mail import OutboxMessage, queue_messages
 from rallyhub.models import utcnow
-from rallyhub.rallies.models import Rally, RallyStatus
+from rallyhub.rallies.models import Rally, RallyStatus, Visibility
+from rallyhub.rallies.risk import held_until, is_held
 from rallyhub.rallies.services import location_for
 from rallyhub.signals import rally_cancelled, rally_changed
-from rallyhub.signups.messages import about, calendar_of, manage_url, when_line, where_line
+from rallyhub.signups.messages import (
+    about,
+    calendar_of,
+    city_line,
+    manage_url,
+    subject_of,
+    title_of,
+    when_line,
+    where_line,
+)
 from rallyhub.signups.models import Signup, SignupStatus
 from rallyhub.signups.services import ACTIVE, promote_waitlisted
 
@@ -43,12 +53,14 @@ def _on_rally_cancelled(rally: Rally, **_extra) -> None:
 
 
 def _active_signups(rally: Rally) -> list[Signup]:
+    """Everyone a change concerns: active sign-ups, and open requests to join (told of the
+    new time and city, never of a meeting point they may not know yet)."""
     return list(
         db.session.scalars(
             select(Signup)
             .where(
                 Signup.rally_id == rally.id,
-                Signup.status.in_(ACTIVE),
+                Signup.status.in_((*ACTIVE, SignupStatus.REQUESTED)),
                 Signup.email.is_not(None),
             )
             .order_by(Signup.id)
@@ -88,11 +100,14 @@ def tell_new_time_or_place(rally: Rally, changed: frozenset[str], before: dict) 
         with force_locale(signup.language):
             lines = [_("Hello %(name)s,", name=signup.name), ""]
             lines.append(
-                _("The organizers of “%(title)s” changed its time and place.", title=rally.title)
+                _(
+                    "The organizers of “%(title)s” changed its time and place.",
+                    title=title_of(rally),
+                )
                 if changed & TIME_FIELDS and changed & PLACE_FIELDS
-                else _("The organizers of “%(title)s” changed its time.", title=rally.title)
+                else _("The organizers of “%(title)s” changed its time.", title=title_of(rally))
                 if changed & TIME_FIELDS
-                else _("The organizers of “%(title)s” changed its place.", title=rally.title)
+                else _("The organizers of “%(title)s” changed its place.", title=title_of(rally))
             )
             old_time, old_place = _old_time(rally, before), _old_place(rally, signup, before)
             if old_time:
@@ -100,15 +115,17 @@ def tell_new_time_or_place(rally: Rally, changed: frozenset[str], before: dict) 
             lines.append(when_line(rally))
             if old_place:
                 lines.append(_("Before: %(place)s", place=old_place))
-            lines.append(where_line(rally, signup))
+            lines.append(where_line(rally, signup) if signup.holds_a_place else city_line(rally))
             if signup.status is SignupStatus.WAITLISTED:
                 lines.append(_("You are still on the waiting list."))
+            if signup.status is SignupStatus.REQUESTED:
+                lines.append(_("Your request to join is still with the organizers."))
             lines += [
                 "",
                 _("Can't come any more? Cancel with your private link (do not share it):"),
                 manage_url(signup),
             ]
-            subject = _("New time or place: %(title)s", title=rally.title)
+            subject = subject_of(rally, _("New time or place: %(title)s", title=title_of(rally)))
         rows.append(
             {
                 "recipient": signup.email,
@@ -132,13 +149,13 @@ def tell_cancelled(rally: Rally) -> int:
             lines = [
                 _("Hello %(name)s,", name=signup.name),
                 "",
-                _("“%(title)s” is cancelled.", title=rally.title),
+                _("“%(title)s” is cancelled.", title=title_of(rally)),
                 when_line(rally),
             ]
             if rally.cancel_note:
                 lines += ["", _("The organizers wrote:"), rally.cancel_note]
             lines += ["", _("Thank you for wanting to be there.")]
-            subject = _("Cancelled: %(title)s", title=rally.title)
+            subject = subject_of(rally, _("Cancelled: %(title)s", title=title_of(rally)))
         rows.append(
             {
                 "recipient": signup.email,
@@ -152,3 +169,64 @@ def tell_cancelled(rally: Rally) -> int:
             }
         )
     return len(queue_messages(rows))
+
+
+MEETING_POINT = "meeting-point"
+# Rallies whose held meeting point may fall due: starting within the longest hold.
+LONGEST_HOLD = timedelta(hours=72)
+
+
+def queue_released_meeting_points(now: datetime) -> int:
+    """E-mail the meeting point to everyone holding a place at a protected rally whose held
+    meeting point is released by ``now`` (once each: the message has a unique key)."""
+    rallies = db.session.scalars(
+        select(Rally).where(
+            Rally.status == RallyStatus.APPROVED,
+            Rally.visibility == Visibility.PROTECTED,
+            Rally.start_dt > now,
+            Rally.start_dt <= now + LONGEST_HOLD,
+        )
+    )
+    written = 0
+    for rally in rallies:
+        if held_until(rally) is None or is_held(rally, now):
+            continue
+        key = literal(f"{MEETING_POINT}:") + cast(Signup.id, String)
+        already = select(OutboxMessage.id).where(OutboxMessage.dedup_key == key).exists()
+        signups = db.session.scalars(
+            select(Signup).where(
+                Signup.rally_id == rally.id,
+                Signup.status == SignupStatus.GOING,
+                Signup.email.is_not(None),
+                ~already,
+            )
+        ).all()
+        rows = []
+        for signup in signups:
+            with force_locale(signup.language):
+                subject = subject_of(rally, _("Meeting point: %(title)s", title=title_of(rally)))
+                lines = [
+                    _("Hello %(name)s,", name=signup.name),
+                    "",
+                    _(
+                        "here is the meeting point of “%(title)s”, as promised. Please keep it "
+                        "to yourself.",
+                        title=title_of(rally),
+                    ),
+                    when_line(rally),
+                    where_line(rally, signup, now),
+                    "",
+                    _("Can't come any more? Cancel with your private link (do not share it):"),
+                    manage_url(signup),
+                ]
+            rows.append(
+                {
+                    "dedup_key": f"{MEETING_POINT}:{signup.id}",
+                    "recipient": signup.email,
+                    "subject": subject,
+                    "body": "\n".join(lines),
+                    **about(rally, signup, MEETING_POINT),
+                }
+            )
+        written += len(queue_messages(rows))
+    return written

@@ -25,6 +25,8 @@ from rallyhub.rallies.services import upcoming_rallies
 from rallyhub.signups.messages import (
     calendar_of,
     manage_url,
+    subject_of,
+    title_of,
     unsubscribe_url,
     when_line,
     where_line,
@@ -121,11 +123,11 @@ def _queue_for(rally: Rally, kind: str) -> int:
 def _text(rally: Rally, signup: Signup, kind: str, unsubscribe: str) -> dict[str, str]:
     with force_locale(signup.language):
         if kind == EVE:
-            subject = _("Tomorrow: %(title)s", title=rally.title)
-            opening = _("a reminder: “%(title)s” is tomorrow.", title=rally.title)
+            subject = subject_of(rally, _("Tomorrow: %(title)s", title=title_of(rally)))
+            opening = _("a reminder: “%(title)s” is tomorrow.", title=title_of(rally))
         else:
-            subject = _("Today: %(title)s", title=rally.title)
-            opening = _("a reminder: “%(title)s” is today.", title=rally.title)
+            subject = subject_of(rally, _("Today: %(title)s", title=title_of(rally)))
+            opening = _("a reminder: “%(title)s” is today.", title=title_of(rally))
         lines = [
             _("Hello %(name)s,", name=signup.name),
             "",

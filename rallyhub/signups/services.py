@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.services import normalize_email
@@ -16,18 +17,23 @@ from rallyhub.errors import NotFound, UserError
 from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage
 from rallyhub.models import utcnow
+from rallyhub.places.models import CountryRisk
 from rallyhub.rallies.models import (
     CoorganizerInvite,
     Rally,
     RallyStatus,
 )
-from rallyhub.rallies.services import accepts_signups
+from rallyhub.rallies.services import accepts_signups, requires_approval
 from rallyhub.signups import messages
 from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
 
 log = logging.getLogger(__name__)
 
+# Holding a place or waiting for one: what counts as signed up.
 ACTIVE = (SignupStatus.GOING, SignupStatus.WAITLISTED)
+# A rally whose organizers approve attendees: approving and declining stay open while its
+# sign-ups stand (approved, or sent back to review by an edit) and it has not ended.
+ANSWERABLE = (RallyStatus.APPROVED, RallyStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,13 @@ class SignupDetails:
 def _lock_rally(rally_id: int) -> Rally:
     """Load the rally and hold its row until commit, so sign-ups to it queue one by one."""
     # SQLite has no row locks; its writers are already serialized by BEGIN IMMEDIATE.
+    # Refreshed from the locked row, with its campaign (the messages name it) in the same
+    # statement: a fresh load forgets the campaign the page's look-up had joined.
     rally = db.session.scalar(
         select(Rally)
         .where(Rally.id == rally_id)
-        .with_for_update()
+        .options(joinedload(Rally.campaign))
+        .with_for_update(of=Rally)
         .execution_options(populate_existing=True)
     )
     if rally is None:
@@ -103,8 +112,7 @@ def sign_up(rally_id: int, details: SignupDetails) -> Signup:
     if not accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
     email = normalize_email(details.email)
-    left = places_left(rally)
-    status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
+    status = _joining_status(rally)
     now = utcnow()
     statement = (
         _insert(
@@ -122,20 +130,35 @@ def sign_up(rally_id: int, details: SignupDetails) -> Signup:
             }
         )
         .on_conflict_do_nothing(index_elements=["rally_id", "email"])
-        .returning(Signup.id)
+        .returning(Signup)
     )
-    signup_id = db.session.execute(statement).scalar_one_or_none()
-    if signup_id is None:
+    signup = db.session.scalar(statement)
+    if signup is None:
         signup = db.session.scalar(
             select(Signup).where(Signup.rally_id == rally.id, Signup.email == email)
         )
         messages.send_already_signed_up(rally, signup)
         log.info("repeated sign-up for rally %s left sign-up %s as it was", rally.id, signup.id)
         return signup
-    signup = db.session.get(Signup, signup_id)
-    messages.send_confirmation(rally, signup)
+    if status is SignupStatus.REQUESTED:
+        messages.send_request_received(rally, signup)
+    else:
+        messages.send_confirmation(rally, signup)
     log.info("sign-up %s for rally %s is %s", signup.id, rally.id, status.value)
     return signup
+
+
+def _joining_status(rally: Rally) -> SignupStatus:
+    """The status of someone joining ``rally`` now (its row locked): a request where the
+    organizers approve attendees, else a place if one is free, else the waiting list."""
+    if requires_approval(rally):
+        return SignupStatus.REQUESTED
+    return _place_or_waitlist(rally)
+
+
+def _place_or_waitlist(rally: Rally) -> SignupStatus:
+    left = places_left(rally)
+    return SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
 
 
 def get_by_token(token: str) -> Signup:
@@ -149,8 +172,12 @@ def get_by_token(token: str) -> Signup:
 
 
 def may_change(signup: Signup) -> bool:
-    """Whether the manage link may still change the details: an active sign-up to a live rally."""
-    return signup.status in ACTIVE and signup.rally.status is RallyStatus.APPROVED
+    """Whether the manage link may still change the details (or cancel): an active sign-up or
+    an open request, to a live rally."""
+    return (
+        signup.status in (*ACTIVE, SignupStatus.REQUESTED)
+        and signup.rally.status is RallyStatus.APPROVED
+    )
 
 
 def may_rejoin(signup: Signup) -> bool:
@@ -174,6 +201,10 @@ def cancel(token: str) -> Signup:
     db.session.refresh(signup)  # as it is now that the rally's sign-ups queue behind us
     if signup.status is SignupStatus.CANCELLED:
         return signup
+    if signup.status is SignupStatus.DECLINED:
+        # Cancelled, it could be taken up again through the link: a new request, or a place
+        # once the organizers stop approving attendees. Declined stays declined.
+        raise UserError(_("This sign-up can no longer be changed."))
     freed_place = signup.status is SignupStatus.GOING
     signup.status = SignupStatus.CANCELLED
     db.session.flush()
@@ -191,19 +222,70 @@ def unsubscribe(signup: Signup) -> None:
 
 def rejoin(token: str) -> Signup:
     """Take a cancelled sign-up up again through its link: a place if one is free, else the
-    end of the waiting list."""
+    end of the waiting list; where the organizers approve attendees, a new request."""
     signup = get_by_token(token)
     rally = _lock_rally(signup.rally_id)
     # Read again under the lock: a second click may have rejoined it meanwhile.
     db.session.refresh(signup)
+    if signup.status is SignupStatus.DECLINED:
+        raise UserError(_("This sign-up can no longer be changed."))
     if signup.status is not SignupStatus.CANCELLED:
         return signup
     if not may_rejoin(signup):
         raise UserError(_("Sign-ups for this rally are closed."))
-    left = places_left(rally)
-    signup.status = SignupStatus.GOING if left is None or left > 0 else SignupStatus.WAITLISTED
+    signup.status = _joining_status(rally)
     # The waiting list goes by sign-up time: coming back is signing up now, not jumping it.
     signup.created_dt = utcnow()
+    return signup
+
+
+# -- attendee approval ------------------------------------------------------------------------
+
+
+def _request_of(rally: Rally, signup_id: int) -> Signup:
+    """The rally's sign-up ``signup_id``, read under the rally's lock; another rally's is 404."""
+    locked = _lock_rally(rally.id)
+    signup = db.session.get(Signup, signup_id, populate_existing=True)
+    if signup is None or signup.rally_id != locked.id or signup.purged_dt is not None:
+        raise NotFound()
+    return signup
+
+
+def _require_answerable(rally: Rally, signup: Signup) -> None:
+    if signup.status is not SignupStatus.REQUESTED:
+        raise UserError(_("This request has been answered already."))
+    if rally.status not in ANSWERABLE or rally.end_dt <= utcnow():
+        raise UserError(_("This rally no longer takes sign-ups."))
+
+
+def approve(actor, rally: Rally, signup_id: int) -> Signup:
+    """Say yes to a request to join: a place if one is free, else the waiting list, and the
+    confirmation (with the meeting point, which it now may see). Approving twice is once."""
+    signup = _request_of(rally, signup_id)
+    if signup.status in ACTIVE:
+        return signup
+    _require_answerable(rally, signup)
+    signup.status = _place_or_waitlist(rally)
+    db.session.flush()
+    messages.send_confirmation(rally, signup, approved=True)
+    # Only the decision: who asked stays on the attendee page, not in the audit trail.
+    record_audit(actor, "signup.approve", "signup", signup.id, signup.status.value)
+    log.info("request %s for rally %s approved: %s", signup.id, rally.id, signup.status.value)
+    return signup
+
+
+def decline(actor, rally: Rally, signup_id: int) -> Signup:
+    """Say no to a request to join, with a kind message that gives no reason. Declining
+    twice is once; the address cannot ask again."""
+    signup = _request_of(rally, signup_id)
+    if signup.status is SignupStatus.DECLINED:
+        return signup
+    _require_answerable(rally, signup)
+    signup.status = SignupStatus.DECLINED
+    db.session.flush()
+    messages.send_declined(rally, signup)
+    record_audit(actor, "signup.decline", "signup", signup.id)
+    log.info("request %s for rally %s declined", signup.id, rally.id)
     return signup
 
 
@@ -232,9 +314,32 @@ def purge_personal_data(retention_days: int, progress=None, batch_size: int = 20
     sign-ups were purged.
     """
     cutoff = utcnow() - timedelta(days=retention_days)
+    return _purge(_unpurged_rallies(Rally.end_dt < cutoff), progress, batch_size)
+
+
+def purge_at_risk(now: datetime | None = None) -> int:
+    """The same, hours after the end, for rallies in countries at risk (each country's
+    ``purge_hours``); run by the sweep every minute."""
+    now = now or utcnow()
+    ended = [
+        Rally.id.in_(
+            select(Rally.id).where(
+                Rally.country_code == risk.country_code,
+                Rally.end_dt < now - timedelta(hours=risk.purge_hours),
+            )
+        )
+        for risk in db.session.scalars(select(CountryRisk).where(CountryRisk.high_risk))
+    ]
+    if not ended:
+        return 0
+    return _purge(_unpurged_rallies(or_(*ended)))
+
+
+def _unpurged_rallies(condition) -> list[int]:
+    """Ids of the rallies meeting ``condition`` that still hold unpurged sign-ups."""
     due = (
         select(Rally.id)
-        .where(Rally.end_dt < cutoff)
+        .where(condition)
         .where(
             select(Signup.id)
             .where(Signup.rally_id == Rally.id, Signup.purged_dt.is_(None))
@@ -242,7 +347,13 @@ def purge_personal_data(retention_days: int, progress=None, batch_size: int = 20
         )
         .order_by(Rally.id)
     )
-    rally_ids = list(db.session.scalars(due))
+    return list(db.session.scalars(due))
+
+
+def _purge(rally_ids: list[int], progress=None, batch_size: int = 200) -> int:
+    """Blank the sign-ups of ``rally_ids`` and delete every message about them."""
+    if not rally_ids:
+        return 0
     purged = 0
     for start in range(0, len(rally_ids), batch_size):
         chunk = rally_ids[start : start + batch_size]

@@ -15,17 +15,26 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
 
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.exports import csv_response
 from rallyhub.extensions import csrf, limiter, writes_on_get
-from rallyhub.forms import ActionForm, form_status, show_error
+from rallyhub.forms import ActionForm, confirmation_page, confirmed, form_status, show_error
+from rallyhub.i18n import format_local_range, reader_language
 from rallyhub.rallies import services as rallies
+from rallyhub.rallies.risk import held_until, is_held, shows_counts
+from rallyhub.rallies.safety import contact_for
+from rallyhub.rallies.texts import rally_text
+from rallyhub.security import same_origin_request
 from rallyhub.signals import organizer_dashboard_shown, rally_page_shown
-from rallyhub.signups import attendance, notices, services  # noqa: F401 (notices connects)
+from rallyhub.signups import attendance, notices, services, takedown  # noqa: F401 (they connect)
+from rallyhub.signups import safety as safety_checkins
 from rallyhub.signups.forms import (
+    HelpForm,
     ManageSignupForm,
     MessageForm,
+    SafetyForm,
     TurnoutForm,
     WalkInForm,
     signup_form_for,
@@ -54,6 +63,9 @@ PRIVATE_ENDPOINTS = frozenset(
         "signups.cancel",
         "signups.rejoin",
         "signups.unsubscribe",
+        "signups.safety",
+        "signups.safety_safe",
+        "signups.safety_help",
     }
 )
 
@@ -73,7 +85,9 @@ def _signup_form_on_the_rally_page(rally, *, signup_form=None, **_extra) -> dict
         return {}
     return {
         "signup_form": signup_form or signup_form_for(rally),
-        "places_left": services.places_left(rally),
+        "asks_approval": rallies.requires_approval(rally),
+        # In a country at risk the public sees no counts (how many are going tells too much).
+        "places_left": services.places_left(rally) if shows_counts(rally) else None,
     }
 
 
@@ -90,10 +104,18 @@ def _forget_joined_rallies() -> None:
 
 @bp.route("/rallies/<int:rally_id>/signup", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_SIGNUP"])
+@csrf.exempt
 def create(rally_id: int):
-    """Sign up; the answer is the same whether or not the e-mail had signed up before."""
+    """Sign up; the answer is the same whether or not the e-mail had signed up before.
+
+    A form rendered for a visitor with a session carries a CSRF token, checked here; one
+    rendered without (a page a shared cache may hold) must come from one of our pages.
+    """
+    with_token = "csrf_token" in request.form
+    if not with_token and not same_origin_request():
+        raise CSRFError("The CSRF token is missing.")  # answered with its translated page
     rally = rallies.get_rally_or_404(rally_id)
-    form = signup_form_for(rally)
+    form = signup_form_for(rally, csrf=with_token)
     if not rallies.accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
     if not form.validate_on_submit():
@@ -118,7 +140,13 @@ def thanks(rally_id: int):
     rally = rallies.get_rally_or_404(rally_id)
     _forget_joined_rallies()
     # What the public may see: the page must not depend on who typed which address.
-    return render_template("signups/thanks.html", rally=rally, location=rallies.location_for(rally))
+    return render_template(
+        "signups/thanks.html",
+        rally=rally,
+        location=rallies.location_for(rally),
+        share_url=external_url("rallies.detail", rally_id=rally.id),
+        asks_approval=rallies.requires_approval(rally),
+    )
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
@@ -137,6 +165,7 @@ def manage(token: str):
         form=form,
         cancel_form=ActionForm(),
         location=rallies.location_for(signup.rally, signup=signup),
+        meeting_point_on=held_until(signup.rally) if is_held(signup.rally) else None,
         rally_public=rallies.is_public(signup.rally),
         can_change=services.may_change(signup),
         can_rejoin=services.may_rejoin(signup),
@@ -147,10 +176,34 @@ def manage(token: str):
 def cancel(token: str):
     """Cancel one's own sign-up, once confirmed on the page this answers first; a waiting
     person gets the place. (A page rather than a script's dialog: it works everywhere.)"""
-    if request.form.get("confirm") != "yes":
+    if not confirmed():
         signup = services.get_by_token(token)
-        return render_template(
-            "signups/confirm_cancel.html", signup=signup, rally=signup.rally, form=ActionForm()
+        rally = signup.rally
+        when = format_local_range(rally.start_dt, rally.end_dt, rally.timezone)
+        if signup.status is SignupStatus.REQUESTED:
+            return confirmation_page(
+                question=_("Withdraw your request?"),
+                explanation=_(
+                    "The organizers of “%(title)s” (%(when)s) will no longer see it.",
+                    title=rally_text(rally).title,
+                    when=when,
+                ),
+                action=url_for("signups.cancel", token=token),
+                confirm_label=_("Yes, withdraw my request"),
+                back_url=url_for("signups.manage", token=token),
+                back_label=_("No, keep it"),
+            )
+        return confirmation_page(
+            question=_("Cancel your sign-up?"),
+            explanation=_(
+                "You will no longer have a place at “%(title)s” (%(when)s).",
+                title=rally_text(rally).title,
+                when=when,
+            ),
+            action=url_for("signups.cancel", token=token),
+            confirm_label=_("Yes, cancel my sign-up"),
+            back_url=url_for("signups.manage", token=token),
+            back_label=_("No, keep it"),
         )
     services.cancel(token)
     flash(_("Your sign-up is cancelled. Thank you for letting the organizers know."), "success")
@@ -185,6 +238,8 @@ def rejoin(token: str):
     flash(
         _("You are signed up again.")
         if signup.status is SignupStatus.GOING
+        else _("You asked to join again. The organizers will answer you by e-mail.")
+        if signup.status is SignupStatus.REQUESTED
         else _("The rally is full: you are on the waiting list again."),
         "success",
     )
@@ -204,7 +259,30 @@ def attendees(rally_id: int):
         rally=rally,
         rows=attendance.attendee_rows(rally.id).all(),
         counts=attendance.attendance_counts(rally.id),
+        safety_counts=safety_checkins.organizer_counts(rally),
+        action_form=ActionForm(),
     )
+
+
+@bp.route("/rallies/<int:rally_id>/attendees/<int:signup_id>/approve", methods=["POST"])
+@login_required
+def approve(rally_id: int, signup_id: int):
+    """Say yes to a request to join: the person gets a place (or the waiting list) and the
+    meeting point."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    services.approve(current_user, rally, signup_id)
+    flash(_("Approved. We are sending them the confirmation."), "success")
+    return redirect(url_for("signups.attendees", rally_id=rally.id))
+
+
+@bp.route("/rallies/<int:rally_id>/attendees/<int:signup_id>/decline", methods=["POST"])
+@login_required
+def decline(rally_id: int, signup_id: int):
+    """Say no to a request to join; the person gets a kind message that gives no reason."""
+    rally = rallies.get_rally_or_404(rally_id, for_edit=True)
+    services.decline(current_user, rally, signup_id)
+    flash(_("Declined. We are letting them know, kindly and without a reason."), "success")
+    return redirect(url_for("signups.attendees", rally_id=rally.id))
 
 
 @bp.route("/rallies/<int:rally_id>/attendees.csv")
@@ -323,4 +401,77 @@ def message(rally_id: int):
         rally=rally,
         form=form,
         counts=attendance.message_counts(rally),
+    ), form_status(form)
+
+
+# -- after the rally: "I got home safe" / "I need help" ----------------------------------------
+# The link's token proves who answers (no account, no cookie): these forms carry no CSRF token,
+# and the rate limit counts per link, never per network (people detained together share one).
+
+
+def _per_link() -> str:
+    return "safety:" + str((request.view_args or {}).get("token", ""))[:512]
+
+
+def _safety_limit():
+    return limiter.limit(
+        lambda: current_app.config["RATELIMIT_SAFETY"], key_func=_per_link, methods=["POST"]
+    )
+
+
+@bp.route("/safe/<token>")
+def safety(token: str):
+    """The check-in page of one person's link: "I got home safe" or "I need help"."""
+    person = safety_checkins.person_for(token)
+    return render_template(
+        "signups/safety.html",
+        person=person,
+        rally=person.rally,
+        answer=safety_checkins.answer_of(person),
+        form=SafetyForm(),
+        lang=reader_language(),
+    )
+
+
+@bp.route("/safe/<token>/safe", methods=["POST"])
+@csrf.exempt
+@_safety_limit()
+def safety_safe(token: str):
+    """Record "I got home safe"."""
+    person = safety_checkins.person_for(token)
+    safety_checkins.say_safe(person)
+    flash(_("Thank you. We are glad you are home safe."), "success")
+    return redirect(url_for("signups.safety", token=token, lang=reader_language()))
+
+
+@bp.route("/safe/<token>/help", methods=["GET", "POST"])
+@csrf.exempt
+@_safety_limit()
+def safety_help(token: str):
+    """The country's legal-aid and emergency contacts, first; then what HQ has been told, and
+    a form to tell HQ more. A POST records "I need help" and raises the incident."""
+    person = safety_checkins.person_for(token)
+    form = HelpForm()
+    if form.validate_on_submit():
+        ref = safety_checkins.ask_for_help(
+            person, message=form.message.data, contact=form.contact.data, ref=form.ref.data
+        )
+        return redirect(
+            url_for("signups.safety_help", token=token, ref=ref or None, lang=reader_language())
+        )
+    incident = safety_checkins.incident_from(person, request.args.get("ref") or form.ref.data)
+    if incident is None:
+        form.submit.label.text = _("Tell HQ I need help")
+    elif not form.is_submitted():
+        form.ref.data = request.args.get("ref")
+        form.message.data, form.contact.data = incident.message, incident.contact
+    return render_template(
+        "signups/safety_help.html",
+        person=person,
+        rally=person.rally,
+        contact=contact_for(person.rally.country_code),
+        incident=incident,
+        answer=safety_checkins.answer_of(person),
+        form=form,
+        lang=reader_language(),
     ), form_status(form)

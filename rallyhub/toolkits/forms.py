@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from rallyhub.forms import TEXT_FILTERS
+from rallyhub.forms import TEXT_FILTERS, RallyhubForm
 from rallyhub.rallies.forms import RALLY_LANGUAGES
 
 # Ids are 32-bit integers on every database; a larger number would be a database error.
@@ -24,7 +23,7 @@ KIND_LABELS = {
 }
 
 
-class ToolkitItemForm(FlaskForm):
+class ToolkitItemForm(RallyhubForm):
     """An item: a file to upload or a text body, in one language."""
 
     campaign_id = SelectField(_l("Campaign"), coerce=int, validators=[InputRequired()])

@@ -1,4 +1,5 @@
-// "Copy the text" buttons: <button data-copy="ELEMENT_ID" data-done="Copied">.
+// "Copy" buttons: <button data-copy="ELEMENT_ID" data-done="Copied"> copy the element's text,
+// or an input's value.
 (function () {
   "use strict";
   if (!navigator.clipboard) {
@@ -11,7 +12,9 @@
     }
     button.hidden = false;
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(source.innerText).then(function () {
+      var field = source instanceof HTMLInputElement || source instanceof HTMLTextAreaElement;
+      var text = field ? source.value : source.innerText;
+      navigator.clipboard.writeText(text).then(function () {
         button.textContent = button.dataset.done;
       });
     });

@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 # name version sha256-of-the-tarball files-to-copy (paths inside the package)
 PACKAGES=(
   "leaflet 1.9.4 84c65a256e50657896f54c33bd857b6849ebe94c817803be818bf32a3dde0b77 LICENSE dist/leaflet.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png"
-  "leaflet.markercluster 1.5.3 fc6b0b1d00b6c708ae54e43ee4a11ac345e41660e19f0a570190bb35babb1a1c MIT-LICENCE.txt dist/leaflet.markercluster.js dist/MarkerCluster.css dist/MarkerCluster.Default.css"
+  "leaflet.markercluster 1.5.3 fc6b0b1d00b6c708ae54e43ee4a11ac345e41660e19f0a570190bb35babb1a1c MIT-LICENCE.txt dist/MarkerCluster.Default.css"
 )
 
 for entry in "${PACKAGES[@]}"; do

@@ -8,7 +8,7 @@ from tests.conftest import link_in
 def test_register_confirm_login_logout(page, live_server, outbox):
     page.goto("/")
     page.get_by_role("link", name="Register to organize").click()
-    page.get_by_label("Your name").fill("Giulia Rossi")
+    page.get_by_label("Display name").fill("Giulia Rossi")
     page.get_by_label("E-mail").fill("giulia@example.org")
     page.get_by_label("Password", exact=True).fill("violet-harbour-2017")
     page.get_by_label("Repeat the password").fill("violet-harbour-2017")
@@ -43,7 +43,7 @@ def test_wrong_password_shows_the_message_next_to_the_form(page, users):
 
 def test_registration_errors_appear_at_their_fields(page):
     page.goto("/auth/register")
-    page.get_by_label("Your name").fill("Ayşe")
+    page.get_by_label("Display name").fill("Ayşe")
     page.get_by_label("E-mail").fill("not-an-email")
     page.get_by_label("Password", exact=True).fill("short")
     page.get_by_label("Repeat the password").fill("short")
@@ -52,4 +52,4 @@ def test_registration_errors_appear_at_their_fields(page):
         page.locator("#email-errors").inner_text().strip() == "Please enter a valid e-mail address."
     )
     assert "between 10 and 256" in page.locator("#password-errors").inner_text()
-    assert page.get_by_label("Your name").input_value() == "Ayşe"
+    assert page.get_by_label("Display name").input_value() == "Ayşe"

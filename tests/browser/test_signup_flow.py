@@ -14,8 +14,8 @@ from rallyhub.extensions import db
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import TurnoutReport
 from rallyhub.signups.models import Signup, SignupStatus
+from tests.browser.test_rally_flow import _sign_in
 from tests.conftest import link_in
-from tests.factories import DEFAULT_PASSWORD
 
 
 def _sign_up(page, rally_id, name, email):
@@ -25,14 +25,6 @@ def _sign_up(page, rally_id, name, email):
     page.get_by_label("The organizers may contact me").check()
     page.get_by_role("button", name="Sign up").click()
     page.get_by_role("heading", name="Thank you for signing up").wait_for()
-
-
-def _sign_in(page, email):
-    page.goto("/auth/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
 
 
 def _statuses(app, rally_id):
@@ -109,6 +101,33 @@ def test_hq_downloads_the_attendance_summary(app, page, users, rallies):
         page.get_by_role("link", name="Rallies (CSV)").click()
     download = download_info.value
     assert download.suggested_filename == "attendance.csv"
-    text = Path(download.path()).read_text(encoding="utf-8")
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [(r["title"], r["country"]) for r in rows] == [("Rally in Berlin", "Germany")]
+
+
+def test_after_signing_up_add_to_calendar_share_and_see_the_language(page, live_server, rallies):
+    rally_id = rallies(title="Rally in Gyumri", languages="hy,en")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    # Chromium on a desktop has no share sheet; a stand-in records what the page asks of it.
+    page.add_init_script(
+        "navigator.share = (data) => { window.shared = data; return Promise.resolve(); };"
+    )
+    _sign_up(page, rally_id, "Ani", "ani@example.org")
+    page.get_by_text("Armenian (հայերեն), English").wait_for()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Add to calendar (.ics)").click()
+    assert b"SUMMARY:Rally in Gyumri" in Path(download.value.path()).read_bytes()
+
+    rally_url = f"{live_server}/rallies/{rally_id}"
+    assert page.get_by_label("Link to this rally").input_value() == rally_url
+    page.get_by_role("button", name="Copy link").click()
+    page.get_by_role("button", name="Link copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == rally_url
+
+    page.get_by_role("button", name="Share…").click()
+    page.wait_for_function("window.shared !== undefined")
+    shared = page.evaluate("window.shared")
+    assert shared["url"] == rally_url and shared["title"] == "Rally in Gyumri"
+    assert page.foreign_requests == []

@@ -18,6 +18,8 @@ def _sign_up(page, rally_id, name, email):
     page.get_by_label("E-mail").fill(email)
     page.get_by_role("button", name="Sign up").click()
     page.get_by_role("heading", name="Thank you for signing up").wait_for()
+    # Its scripts have run (they show the copy and share buttons): the page is complete.
+    page.wait_for_load_state("load")
 
 
 def _signup(app):

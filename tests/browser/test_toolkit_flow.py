@@ -6,15 +6,7 @@ from pathlib import Path
 
 from rallyhub.auth.models import Role
 from rallyhub.toolkits.starter import sign_pdf
-from tests.factories import DEFAULT_PASSWORD
-
-
-def _sign_in(page, email):
-    page.goto("/auth/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
+from tests.browser.test_rally_flow import _sign_in
 
 
 def test_hq_uploads_and_an_organizer_downloads(page, users, campaigns, tmp_path):
