@@ -93,6 +93,8 @@ def _init_extensions(app: Flask) -> None:
     from rallyhub.i18n import (
         country_name,
         current_address_without_language,
+        format_count,
+        format_km,
         format_local,
         format_local_range,
         language_names,
@@ -133,6 +135,8 @@ def _init_extensions(app: Flask) -> None:
         country_name=country_name,
         format_local=format_local,
         format_local_range=format_local_range,
+        format_count=format_count,
+        format_km=format_km,
         zone_name=zone_name,
         language_names=language_names,
         own_name=own_name,

@@ -225,6 +225,21 @@ def format_local_range(start, end, timezone: str) -> str:
     return f"{format_local(start, timezone)} – {finish}"
 
 
+def format_count(number: int) -> str:
+    """A count with the reader's grouping: 12,345 · 12.345 · 12 345."""
+    from flask_babel import format_decimal
+
+    return format_decimal(number, format="#,##0")
+
+
+def format_km(km: float) -> str:
+    """A distance in kilometres for the reader: one decimal under 100 km ("2,6" in German),
+    whole kilometres above ("1 240" in Russian)."""
+    from flask_babel import format_decimal
+
+    return format_decimal(km, format="#,##0" if km >= 100 else "#,##0.0")
+
+
 def zone_name(timezone: str) -> str:
     """The zone's name in the current language, e.g. "Armenia Time"."""
     from babel.dates import get_timezone_name

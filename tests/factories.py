@@ -34,7 +34,7 @@ class _Factory:
 
 class UserFactory(_Factory):
     """``users(email=..., role=..., confirmed=True, disabled=False, password=...,
-    two_factor=...)`` → id.
+    two_factor=..., language="en")`` → id.
 
     HQ accounts must use two-factor sign-in, so they come enrolled with :data:`TOTP_SECRET`
     unless ``two_factor=False``; organizers only with ``two_factor=True``.
@@ -49,6 +49,7 @@ class UserFactory(_Factory):
         confirmed=True,
         disabled=False,
         two_factor=None,
+        language="en",
     ) -> int:
         n = next(_sequence)
         enrolled = role is Role.HQ if two_factor is None else two_factor
@@ -62,6 +63,7 @@ class UserFactory(_Factory):
                 is_disabled=disabled,
                 totp_secret=TOTP_SECRET if enrolled else None,
                 totp_enabled_dt=utcnow() if enrolled else None,
+                language=language,
             )
         return self._save(user)
 

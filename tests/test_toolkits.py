@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
@@ -235,7 +236,7 @@ def test_text_items_and_language_versions(app, client, hq, campaign):
         == 302
     )
     page = client.get("/campaigns/cecenia/toolkit?language=").get_data(as_text=True)
-    assert "Also in: it" in page and "Also in: en" in page
+    assert "Also in: Italiano" in page and "Also in: English" in page
     italian = client.get("/campaigns/cecenia/toolkit?language=it").get_data(as_text=True)
     assert "<strong>Sicurezza</strong>" in italian and "<strong>Safety</strong>" not in italian
     item_page = client.get(f"/toolkits/{original.id}").get_data(as_text=True)
@@ -400,3 +401,34 @@ def test_text_downloads_name_their_charset_once(app, client, campaign):
     download = client.get(f"/toolkits/{item_id}/download")
     download.close()
     assert download.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def _titles(client, path, language):
+    page = client.get(path, headers={"Accept-Language": language})
+    assert page.status_code == 200
+    html = BeautifulSoup(page.data, "html.parser")
+    return [strong.get_text() for strong in html.select("ul.toolkit li strong")]
+
+
+def test_each_item_shows_once_in_the_readers_language_first(app, client, hq, campaign):
+    upload(client, campaign, None, b"", title="Safety", kind="safety_guide", body="Stay close.")
+    original, _ = stored(app)
+    upload(client, campaign, None, b"", title="Checklist", kind="safety_guide", body="Water.")
+    upload(
+        client,
+        campaign,
+        None,
+        b"",
+        title="Sicurezza",
+        kind="safety_guide",
+        language="it",
+        body="Resta vicino.",
+        translation_of=str(original.id),
+    )
+    path = "/campaigns/cecenia/toolkit"
+    # Nothing is hidden for want of a translation; the reader's own version comes first.
+    assert _titles(client, path, "it") == ["Sicurezza", "Checklist"]
+    assert _titles(client, path, "en") == ["Checklist", "Safety"]
+    assert _titles(client, path + "?language=auto", "ru") == ["Checklist", "Safety"]
+    assert _titles(client, path + "?language=", "it") == ["Checklist", "Safety", "Sicurezza"]
+    assert _titles(client, path + "?language=it", "en") == ["Sicurezza"]

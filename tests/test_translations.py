@@ -162,7 +162,15 @@ def test_translating_an_approved_rally_sends_it_back_to_review_and_hq_sees_what(
     users(email="hq@example.org", role=Role.HQ)
     hq = app.test_client()
     AuthActions(hq).login("hq@example.org")
-    assert "translation into Italian" in hq.get("/hq/review").get_data(as_text=True)
+    review = BeautifulSoup(hq.get("/hq/review").data, "html.parser")
+    assert "translation into Italian" in review.select_one(".notice").get_text()
+    # HQ reads the translation it is asked to approve, not only its name.
+    (shown,) = review.select("details.translation")
+    assert shown["lang"] == "it" and shown.has_attr("open")
+    text = shown.get_text()
+    assert ITALIAN["title"] in text and ITALIAN["meeting_point"] in text
+    assert ITALIAN["description"] in text
+    assert shown.select_one(f"a[href='/rallies/{rally}?text=it']")
 
 
 def test_saving_the_same_translation_again_changes_nothing(app, client, rally):

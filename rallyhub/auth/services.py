@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
@@ -59,17 +60,19 @@ def register_account(name: str, email: str, password: str, language: str = "en")
     password_hash = hash_password(password)
     existing = find_user_by_email(email)
     if existing is not None:
-        send_mail(
-            email,
-            _("Someone tried to register with your e-mail"),
-            _(
-                "Someone (perhaps you) tried to open a rallyhub account with this e-mail, "
-                "but it already has one.\n\nTo sign in: %(login)s\n"
-                "Forgot your password? %(reset)s\n\nIf it was not you, ignore this message.",
-                login=external_url("auth.login"),
-                reset=external_url("auth.request_reset"),
-            ),
-        )
+        # Written to the account, in the language it was opened in.
+        with force_locale(existing.language):
+            send_mail(
+                email,
+                _("Someone tried to register with your e-mail"),
+                _(
+                    "Someone (perhaps you) tried to open a rallyhub account with this e-mail, "
+                    "but it already has one.\n\nTo sign in: %(login)s\n"
+                    "Forgot your password? %(reset)s\n\nIf it was not you, ignore this message.",
+                    login=external_url("auth.login"),
+                    reset=external_url("auth.request_reset"),
+                ),
+            )
         return
     user = User(name=name.strip(), email=email, password_hash=password_hash, language=language)
     db.session.add(user)
@@ -81,16 +84,17 @@ def register_account(name: str, email: str, password: str, language: str = "en")
 def send_confirmation(user: User) -> None:
     """Mail a link that confirms the account's e-mail address."""
     token = make_token(CONFIRM, {"uid": user.id, "email": fingerprint(user.email)})
-    send_mail(
-        user.email,
-        _("Confirm your rallyhub account"),
-        _(
-            "Welcome to rallyhub, %(name)s.\n\nConfirm your e-mail to start organizing:\n"
-            "%(link)s\n\nThe link works for 48 hours. If you did not register, ignore it.",
-            name=user.name,
-            link=external_url("auth.confirm", token=token),
-        ),
-    )
+    with force_locale(user.language):
+        send_mail(
+            user.email,
+            _("Confirm your rallyhub account"),
+            _(
+                "Welcome to rallyhub, %(name)s.\n\nConfirm your e-mail to start organizing:\n"
+                "%(link)s\n\nThe link works for 48 hours. If you did not register, ignore it.",
+                name=user.name,
+                link=external_url("auth.confirm", token=token),
+            ),
+        )
 
 
 def confirm_email(token: str) -> User:
@@ -164,15 +168,16 @@ def request_password_reset(email: str) -> None:
         )
         return
     token = make_token(RESET, {"uid": user.id, "pw": fingerprint(user.password_hash)})
-    send_mail(
-        user.email,
-        _("Reset your rallyhub password"),
-        _(
-            "To choose a new password, open:\n%(link)s\n\nThe link works for 48 hours "
-            "and once. If you did not ask for it, ignore this message.",
-            link=external_url("auth.reset_password", token=token),
-        ),
-    )
+    with force_locale(user.language):
+        send_mail(
+            user.email,
+            _("Reset your rallyhub password"),
+            _(
+                "To choose a new password, open:\n%(link)s\n\nThe link works for 48 hours "
+                "and once. If you did not ask for it, ignore this message.",
+                link=external_url("auth.reset_password", token=token),
+            ),
+        )
 
 
 def user_for_reset_token(token: str) -> User:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select
 
 from rallyhub.auth.audit import record_audit
@@ -53,10 +53,11 @@ def invite_is_open(invite: CoorganizerInvite) -> bool:
 def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvite:
     """Invite an address to co-organize ``rally``: it is mailed a link to accept.
 
-    Nothing here looks the address up: what the organizer sees, and what the address is sent,
-    are the same whether or not it has an account, so this cannot be used to learn who has
-    one (in some countries that alone would endanger a person). Inviting an address again
-    sends a new link (the old one stops working) and a new time to accept.
+    What the organizer sees is the same whether or not the address has an account, so this
+    cannot be used to learn who has one (in some countries that alone would endanger a
+    person); the address is looked up either way, only to write to an account in its own
+    language (otherwise the inviter's). Inviting an address again sends a new link (the old
+    one stops working) and a new time to accept.
     """
     if not can_manage(rally, actor):
         raise NotAllowed()
@@ -79,6 +80,17 @@ def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvi
     invite.created_dt = utcnow()
     invite.expires_dt = invite.created_dt + timedelta(days=days)
     db.session.flush()
+    language = db.session.scalar(select(User.language).where(User.email == email))
+    with force_locale(language or str(get_locale() or "en")):
+        subject, body = _invitation(actor, rally, token, days)
+    # Tied to the rally, so that a take-down deletes it with the rally's other messages.
+    send_mail(email, subject, body, kind="coorganizer-invite", rally_id=rally.id)
+    record_audit(actor, "rally.coorganizer_invite", "rally", rally.id, f"invite {invite.id}")
+    return invite
+
+
+def _invitation(actor: User, rally: Rally, token: str, days: int) -> tuple[str, str]:
+    """The invitation's subject and body, in the current language."""
     body = "\n".join(
         [
             _(
@@ -104,16 +116,7 @@ def invite_coorganizer(actor: User, rally: Rally, email: str) -> CoorganizerInvi
             ),
         ]
     )
-    # Tied to the rally, so that a take-down deletes it with the rally's other messages.
-    send_mail(
-        email,
-        _("You are invited to co-organize a rally"),
-        body,
-        kind="coorganizer-invite",
-        rally_id=rally.id,
-    )
-    record_audit(actor, "rally.coorganizer_invite", "rally", rally.id, f"invite {invite.id}")
-    return invite
+    return _("You are invited to co-organize a rally"), body
 
 
 def withdraw_invite(actor: User, rally: Rally, invite_id: int) -> None:

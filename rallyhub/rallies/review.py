@@ -168,10 +168,31 @@ def language_name(code: str) -> str:
 
 def changes_since_approval(rally: Rally) -> list[str]:
     """The reviewed facts changed since the edit that sent the rally back to review, as HQ's
-    page names them; empty for a rally that never went back.
+    page names them; empty for a rally that never went back."""
+    changed = _changed_since_approval(rally)
+    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
+    labels += [
+        _("translation into %(language)s", language=language_name(code))
+        for code in translations_changed(changed)
+    ]
+    return list(dict.fromkeys(labels))
 
-    Read from the audit record of its edits since HQ last approved it.
-    """
+
+def translations_changed(changed: set[str]) -> list[str]:
+    """The language codes of the translations among ``changed`` fact names."""
+    return sorted(
+        name.removeprefix(TRANSLATION) for name in changed if name.startswith(TRANSLATION)
+    )
+
+
+def changed_translations(rally: Rally) -> list[str]:
+    """The languages whose translation changed since the rally went back to review."""
+    return translations_changed(_changed_since_approval(rally))
+
+
+def _changed_since_approval(rally: Rally) -> set[str]:
+    """The fact names (``title``, ``translation_it``…) changed by the edits since HQ last
+    approved the rally, from the audit record; empty when it never went back to review."""
     last_approval = (
         select(func.coalesce(func.max(AuditRecord.id), 0))
         .where(
@@ -199,10 +220,4 @@ def changes_since_approval(rally: Rally) -> list[str]:
         match = _CHANGED_DETAIL.search(detail)
         if back and match:
             changed.update(match.group(1).split(","))
-    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
-    labels += [
-        _("translation into %(language)s", language=language_name(name.removeprefix(TRANSLATION)))
-        for name in sorted(changed)
-        if name.startswith(TRANSLATION)
-    ]
-    return list(dict.fromkeys(labels))
+    return changed

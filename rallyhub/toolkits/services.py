@@ -15,6 +15,7 @@ from rallyhub.auth.audit import record_audit
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
+from rallyhub.i18n import same_language
 from rallyhub.models import utcnow
 from rallyhub.toolkits import files
 from rallyhub.toolkits.models import Audience, ToolkitItem, ToolkitKind
@@ -77,6 +78,22 @@ def visible_items(
     return list(
         db.session.scalars(query.order_by(ToolkitItem.kind, ToolkitItem.title, ToolkitItem.id))
     )
+
+
+def reader_first(items: list[ToolkitItem], reader: str) -> list[ToolkitItem]:
+    """One version of each group of ``items``: the one in the reader's language if there is
+    one, else the group's original (first uploaded); the reader's language comes first, each
+    part in the order given."""
+    originals: dict[str, ToolkitItem] = {}
+    mine: dict[str, ToolkitItem] = {}
+    for item in items:
+        if item.group_key not in originals or item.id < originals[item.group_key].id:
+            originals[item.group_key] = item
+        if same_language(item.language, reader):
+            mine.setdefault(item.group_key, item)
+    chosen = {id(mine.get(key) or original) for key, original in originals.items()}
+    shown = [item for item in items if id(item) in chosen]
+    return sorted(shown, key=lambda item: not same_language(item.language, reader))
 
 
 def languages_by_group(campaign_id: int, user) -> dict[str, list[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -13,6 +12,7 @@ from rallyhub.campaigns.services import get_campaign_by_slug, list_campaigns
 from rallyhub.errors import RallyhubError, UserError
 from rallyhub.extensions import writes_on_get
 from rallyhub.forms import ActionForm, form_status, show_error
+from rallyhub.i18n import reader_language
 from rallyhub.signals import organizer_dashboard_shown
 from rallyhub.toolkits import services
 from rallyhub.toolkits.forms import KIND_LABELS, ToolkitItemForm
@@ -39,18 +39,23 @@ def campaign_toolkit(slug: str):
     kind = request.args.get("kind") or None
     if kind and kind not in KIND_LABELS:
         raise UserError(_("Unknown kind of item."), field="kind")
+    # No choice ("auto"): one version of each item, the reader's language first; "" is every
+    # version; a code, only that language.
     language = request.args.get("language")
+    if language == "auto":
+        language = None
+    items = services.visible_items(campaign.id, current_user, kind, language or None)
     if language is None:
-        mine = str(get_locale() or "en")
-        offered = {i.language for i in services.visible_items(campaign.id, current_user)}
-        language = mine if mine in offered else ""
+        items = services.reader_first(items, reader_language())
+    versions = services.languages_by_group(campaign.id, current_user)
     return render_template(
         "toolkits/campaign.html",
         campaign=campaign,
         kind=kind,
         language=language,
-        items=services.visible_items(campaign.id, current_user, kind, language or None),
-        versions=services.languages_by_group(campaign.id, current_user),
+        offered=sorted({code for codes in versions.values() for code in codes}),
+        items=items,
+        versions=versions,
         show_counts=current_user.is_authenticated and current_user.is_hq,
     )
 
