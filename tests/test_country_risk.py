@@ -317,3 +317,55 @@ def test_a_high_risk_country_asks_after_everyone_and_its_organizers_use_two_fact
     _mark(hq, country_code="TR", two_factor="")
     with app.app_context():
         assert db.session.get(CountryRisk, "TR").two_factor is False
+
+
+def test_a_country_s_hold_is_kept_by_a_worker_s_sweeps_one_job_after_another(
+    app, hq, users, rallies, outbox
+):
+    """The worker keeps one app context for all its jobs and ends the database session after
+    each: the country's settings are read again by every job, never kept from an old one."""
+    organizer = users(email="org@example.org", two_factor=True)
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=2)
+    rally_id = rallies(
+        organizer_id=organizer,
+        country_code="RU",
+        city="Moscow",
+        timezone="Europe/Moscow",
+        meeting_point="Behind the old library",
+        start_dt=start,
+    )
+    assert _mark(hq, hold_hours="3").status_code == 302
+    supporter = app.test_client()
+    _sign_up(supporter, rally_id)
+    with app.app_context():
+        token = db.session.scalar(select(Signup.token))
+    assert "Behind the old library" not in supporter.get(f"/s/{token}").get_data(as_text=True)
+    # HQ (like the organizer) sees the meeting point all along.
+    assert "Behind the old library" in hq.get(f"/rallies/{rally_id}").get_data(as_text=True)
+    with app.app_context():  # one context, as `flask rallyhub worker` keeps
+        for before in (timedelta(hours=4), timedelta(hours=2, minutes=59)):
+            tasks.sweep(start - before)
+            db.session.remove()
+        # HQ lifts the hold between two jobs: the next job reads the change.
+        assert _mark(hq, hold_hours="").status_code == 302
+        tasks.sweep(start - timedelta(hours=2, minutes=58))
+        db.session.remove()
+    released = [m for m in outbox() if "Behind the old library" in m.get_content()]
+    assert [m["To"] for m in released] == ["ana@example.org"]
+    assert not any("Behind the old library" in m["Subject"] for m in released)
+    assert "Behind the old library" in supporter.get(f"/s/{token}").get_data(as_text=True)
+
+
+def test_a_co_organizer_who_joins_later_must_use_two_factor_too(app, hq, moscow, users, outbox):
+    from rallyhub.auth.models import User
+    from tests.conftest import link_in
+    from tests.test_rallies_coorganizers import _accept, _client_as, _invite
+
+    _mark(hq)
+    users(email="co@example.org")
+    assert _invite(_client_as(app, "org@example.org"), moscow, "co@example.org").status_code == 302
+    link = link_in(outbox()[-1], "/rallies/invites/")
+    assert _accept(_client_as(app, "co@example.org"), link).status_code == 302
+    with app.app_context():
+        joined = db.session.scalar(select(User).where(User.email == "co@example.org"))
+        assert joined.two_factor_required

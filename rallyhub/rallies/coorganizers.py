@@ -20,6 +20,7 @@ from rallyhub.extensions import db
 from rallyhub.mail import send_mail
 from rallyhub.models import utcnow
 from rallyhub.rallies.models import CoorganizerInvite, Rally
+from rallyhub.rallies.risk import organizers_follow_country
 from rallyhub.rallies.services import can_manage, is_coorganizer
 from rallyhub.rallies.texts import rally_text
 from rallyhub.urls import external_url
@@ -184,6 +185,7 @@ def accept_invite(user, token: str) -> Rally:
     rally = invite.rally
     if rally.organizer_id != account.id and not is_coorganizer(rally, account):
         rally.coorganizers.append(account)
+        organizers_follow_country(rally)
     record_audit(account, "rally.coorganizer_accept", "rally", rally.id, f"invite {invite.id}")
     db.session.delete(invite)
     return rally

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import g
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -29,18 +28,23 @@ from rallyhub.rallies.models import Rally, RallyStatus, Visibility, rally_coorga
 from rallyhub.urls import external_url
 
 LIVE = (RallyStatus.PENDING, RallyStatus.APPROVED)
+# Where country_risk() keeps the high-risk countries for the current database session.
+_RISKS_KEY = "rallyhub.country_risks"
 
 
 def country_risk(country_code: str) -> CountryRisk | None:
     """HQ's settings for a high-risk country; None for every other country.
 
-    The few high-risk countries are read in one statement once per request or job: a list
-    of rallies in forty countries asked forty times, one country at a time.
+    The few high-risk countries are read in one statement once per database session (a
+    request, or a job: a list of rallies in forty countries asked forty times, one country at
+    a time). Kept in the session, not in ``g``: a worker keeps one app context for all its
+    jobs and removes the session after each, and rows kept past it would be detached and stale.
     """
-    risks = g.get("country_risks")
+    info = db.session.info
+    risks = info.get(_RISKS_KEY)
     if risks is None:
         rows = db.session.scalars(select(CountryRisk).where(CountryRisk.high_risk))
-        risks = g.country_risks = {risk.country_code: risk for risk in rows}
+        risks = info[_RISKS_KEY] = {risk.country_code: risk for risk in rows}
     return risks.get(country_code)
 
 
@@ -97,11 +101,21 @@ def apply_country_rules(rally: Rally) -> None:
         return
     rally.visibility = Visibility.PROTECTED
     rally.public_cell_km = risk.cell_km
+    organizers_follow_country(rally)
+
+
+def organizers_follow_country(rally: Rally) -> None:
+    """Require a second factor of the rally's organizer and co-organizers (those who join
+    later too) when its country is high-risk and HQ asks it there."""
+    risk = at_risk(rally)
+    if risk is None or not risk.two_factor:
+        return
     organizer = rally.organizer or (
         db.session.get(User, rally.organizer_id) if rally.organizer_id else None
     )
-    if risk.two_factor and organizer is not None:
-        require_two_factor(organizer)
+    for person in (organizer, *rally.coorganizers):
+        if person is not None:
+            require_two_factor(person)
 
 
 def set_country_risk(
@@ -131,7 +145,7 @@ def set_country_risk(
     risk.set_by_id = actor.id
     db.session.add(risk)
     db.session.flush()
-    g.pop("country_risks", None)
+    db.session.info.pop(_RISKS_KEY, None)
     record_audit(actor, "country.risk", "country", None, f"{code}: high_risk={high_risk}")
     rallies = list(
         db.session.scalars(
