@@ -369,3 +369,27 @@ def test_a_co_organizer_who_joins_later_must_use_two_factor_too(app, hq, moscow,
     with app.app_context():
         joined = db.session.scalar(select(User).where(User.email == "co@example.org"))
         assert joined.two_factor_required
+
+
+def test_every_map_of_the_country_follows_its_tile_setting(app, hq, moscow, client):
+    """Not only the rally's small map: the map of the country, its embed and a search there."""
+    pages = ("/?country=RU", "/embed/map?country=RU", "/near?q=Moscow&radius_km=50")
+    _mark(hq, tiles="https://tiles.example.ru/{z}/{x}/{y}.png")
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "https://tiles.example.ru" in response.headers["Content-Security-Policy"], path
+        assert "https://tiles.example.ru/{z}/{x}/{y}.png" in response.get_data(as_text=True)
+    world = client.get("/?country=SE")
+    assert "tiles.example.ru" not in world.get_data(as_text=True)
+    assert "tiles.example.ru" not in world.headers["Content-Security-Policy"]
+    _mark(hq, tiles="none")
+    for path in pages:
+        page = BeautifulSoup(client.get(path).data, "html.parser")
+        assert page.select_one(".world-map") is None, path
+        assert not page.select("script[src*='leaflet']"), path
+    # The list stays: a supporter still finds the rally, without a map.
+    listing = BeautifulSoup(client.get("/?country=RU").data, "html.parser")
+    assert listing.select_one(f".home-list a[href='/rallies/{moscow}']")
+    assert "no map is shown" in listing.select_one(".home-map").get_text()
+    assert BeautifulSoup(client.get("/").data, "html.parser").select_one(".world-map")

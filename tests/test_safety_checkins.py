@@ -17,6 +17,7 @@ from rallyhub.auth.tokens import make_token
 from rallyhub.extensions import db
 from rallyhub.mail import OutboxMessage
 from rallyhub.models import utcnow
+from rallyhub.places.models import CountryRisk
 from rallyhub.rallies import safety as rally_safety
 from rallyhub.rallies.models import Rally, RallyStatus, SafetyContact, rally_coorganizers
 from rallyhub.signups import safety
@@ -679,3 +680,57 @@ def test_the_rate_limit_counts_per_link_and_never_hides_the_contacts(make_app, o
     assert [client.post(f"/safe/{ana}/safe").status_code for _ in range(3)] == [302, 302, 429]
     assert client.post(f"/safe/{bo}/help").status_code == 302, "another link has its own count"
     assert client.get(f"/safe/{ana}/help").status_code == 200, "the contacts are always there"
+
+
+def _help_with_contact(app, client, outbox) -> None:
+    _sweep(app)
+    token = _token_of(_link_for(outbox, "giulia@example.org"))
+    response = client.post(
+        f"/safe/{token}/help",
+        data={"message": "Fermata dalla polizia a Taksim", "contact": "Signal: gi.99"},
+    )
+    assert response.status_code == 302
+
+
+def _what_incidents_hold(app) -> list[tuple[str, str]]:
+    return [(incident.message, incident.contact) for incident in _incidents(app)]
+
+
+def test_what_a_call_for_help_says_goes_with_the_rally_s_personal_data(app, client, ended, outbox):
+    from rallyhub.signups.services import purge_personal_data
+
+    _help_with_contact(app, client, outbox)
+    with app.app_context():
+        assert purge_personal_data(retention_days=30) == 0  # the rally ended an hour ago
+    assert _what_incidents_hold(app) == [("Fermata dalla polizia a Taksim", "Signal: gi.99")]
+    with app.app_context():
+        purge_personal_data(retention_days=0)
+        db.session.commit()
+    # HQ's board keeps that someone called for help after the rally, and when.
+    assert _what_incidents_hold(app) == [("", "")]
+
+
+def test_a_high_risk_country_forgets_calls_for_help_hours_after_the_rally(
+    app, client, ended, outbox
+):
+    with app.app_context():
+        db.session.add(CountryRisk(country_code="TR", purge_hours=24))
+        db.session.commit()
+    _help_with_contact(app, client, outbox)
+    end = _end_of(app, ended)
+    _sweep(app, end + timedelta(hours=23))
+    assert _what_incidents_hold(app) == [("Fermata dalla polizia a Taksim", "Signal: gi.99")]
+    _sweep(app, end + timedelta(hours=25))
+    assert _what_incidents_hold(app) == [("", "")]
+
+
+def test_a_take_down_wipes_what_a_call_for_help_says(app, client, ended, outbox):
+    from rallyhub.auth.models import User as Account
+    from rallyhub.rallies.takedown import take_down_rally
+
+    _help_with_contact(app, client, outbox)
+    with app.app_context():
+        organizer = db.session.scalar(select(Account).where(Account.email == "org@example.org"))
+        assert take_down_rally(organizer, db.session.get(Rally, ended))
+        db.session.commit()
+    assert _what_incidents_hold(app) == [("", "")]

@@ -27,6 +27,7 @@ from rallyhub.places.distance import latitude_band
 from rallyhub.places.services import PlaceSearch, search_place
 from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
+from rallyhub.rallies.risk import country_tiles
 from rallyhub.rallies.search import find_rallies_near
 from rallyhub.rallies.texts import translated_titles
 
@@ -398,8 +399,10 @@ def render_map(
     points: list | None = None,
     centre=None,
     radius_km: float | None = None,
-) -> RenderedMap:
-    """A folium map that static/js/map-points.js fills with clusters and markers.
+    country_code: str | None = None,
+) -> RenderedMap | None:
+    """A folium map that static/js/map-points.js fills with clusters and markers; None when
+    it would show a high-risk country whose map HQ turned off.
 
     They come from ``points_url`` (the browser asks it for each tile in view) or, for a
     handful of search results, inline ``points`` (marker rows, clustered in the browser).
@@ -409,8 +412,10 @@ def render_map(
     """
     from flask import current_app
 
-    config = current_app.config
-    rendered = _world_map(config["TILE_URL"], config["TILE_ATTRIBUTION"])
+    tiles = country_tiles(country_code)  # a high-risk country may have its own, or none
+    if tiles is None:
+        return None
+    rendered = _world_map(tiles, current_app.config["TILE_ATTRIBUTION"])
     view = None
     if centre is not None:
         latitude, longitude = centre

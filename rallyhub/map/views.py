@@ -32,7 +32,9 @@ def index():
         filters=filters,
         filter_error=error,
         campaigns=services.active_campaigns(),
-        world=services.render_map(points_url=_points_url(filters)),
+        world=services.render_map(
+            points_url=_points_url(filters), country_code=filters.country_code
+        ),
         countries=countries,
         country_choices=services.country_choices(filters, countries),
         radius_choices=RADIUS_CHOICES,
@@ -87,7 +89,12 @@ def near():
         wider=next((r for r in RADIUS_CHOICES if r > search.radius_km), None),
         radius_choices=RADIUS_CHOICES,
         nearby_map=services.render_map(
-            points=nearby.markers, centre=list(search.centre), radius_km=search.radius_km
+            points=nearby.markers,
+            centre=list(search.centre),
+            radius_km=search.radius_km,
+            country_code=search.found.place.country_code
+            if search.found and search.found.place
+            else None,
         )
         if nearby
         else None,
@@ -101,5 +108,8 @@ def embed():
     g.frame_ancestors = "*"
     filters = RallyFilter.from_args(request.args)  # bad filters are a 400, not a broken map
     return render_template(
-        "map/embed.html", world=services.render_map(points_url=_points_url(filters))
+        "map/embed.html",
+        world=services.render_map(
+            points_url=_points_url(filters), country_code=filters.country_code
+        ),
     )

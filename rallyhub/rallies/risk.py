@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app, g
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
 from rallyhub.auth.two_factor import require_two_factor
+from rallyhub.config import tile_origin
 from rallyhub.errors import NotAllowed, UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name
@@ -69,12 +71,20 @@ def shows_counts(rally: Rally) -> bool:
     return not discreet(rally)
 
 
-def map_tiles(rally: Rally, default: str) -> str | None:
-    """The tile URL for the rally's small map: the country's own, none (None), or ``default``."""
-    risk = at_risk(rally)
+def country_tiles(country_code: str | None) -> str | None:
+    """The tile URL for a map of a country's rallies (a rally's small map, the map of one
+    country, a search there): the country's own, none (None), or the configured one.
+
+    A country's own tile server is let through the page's content security policy.
+    """
+    default = current_app.config["TILE_URL"]
+    risk = country_risk(country_code) if country_code else None
     if risk is None or not risk.tiles:
         return default
-    return None if risk.tiles == NO_MAP else risk.tiles
+    if risk.tiles == NO_MAP:
+        return None
+    g.tile_host = tile_origin(risk.tiles)
+    return risk.tiles
 
 
 def held_until(rally: Rally) -> datetime | None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, or_, select
@@ -18,7 +17,6 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
 from rallyhub.campaigns.models import Campaign
-from rallyhub.config import tile_origin
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
 from rallyhub.models import utcnow
@@ -32,7 +30,7 @@ from rallyhub.rallies.models import (
     Visibility,
     rally_coorganizers,
 )
-from rallyhub.rallies.risk import apply_country_rules, is_held, map_tiles
+from rallyhub.rallies.risk import apply_country_rules, country_tiles, is_held
 from rallyhub.rallies.texts import main_language, rally_text, spoken_languages
 from rallyhub.signals import rally_cancelled, rally_changed, rally_page_shown, values_from_signal
 from rallyhub.urls import external_url
@@ -420,15 +418,6 @@ def location_for(
     return Location(rally.latitude, rally.longitude, meeting_point or None, True, protected)
 
 
-def _tiles_for(rally: Rally) -> str | None:
-    """The small map's tiles (None: no map); a country's own tile server is let through the
-    page's content security policy."""
-    tiles = map_tiles(rally, current_app.config["TILE_URL"])
-    if tiles and tiles != current_app.config["TILE_URL"]:
-        g.tile_host = tile_origin(tiles)
-    return tiles
-
-
 def page_context(rally: Rally, signup_form=None, language: str | None = None) -> dict:
     """Everything the rally page shows, decided for the current person, in ``language``
     (a version the visitor picked; default: the reader's language).
@@ -441,7 +430,7 @@ def page_context(rally: Rally, signup_form=None, language: str | None = None) ->
         "share_url": external_url("rallies.detail", rally_id=rally.id),
         "can_edit": can_manage(rally, current_user),
         "text": rally_text(rally, language),
-        "rally_tiles": _tiles_for(rally),
+        "rally_tiles": country_tiles(rally.country_code),
         "location": location_for(rally, viewer=current_user, language=language),
         "signup_form": None,
         "places_left": None,

@@ -25,7 +25,7 @@ from rallyhub.rallies.models import (
 )
 from rallyhub.rallies.services import accepts_signups, requires_approval
 from rallyhub.signups import messages
-from rallyhub.signups.models import Signup, SignupStatus, new_manage_token
+from rallyhub.signups.models import SafetyIncident, Signup, SignupStatus, new_manage_token
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,7 @@ def purge_personal_data(retention_days: int, progress=None, batch_size: int = 20
     sign-ups were purged.
     """
     cutoff = utcnow() - timedelta(days=retention_days)
+    forget_incidents(Rally.end_dt < cutoff)
     return _purge(_unpurged_rallies(Rally.end_dt < cutoff), progress, batch_size)
 
 
@@ -332,7 +333,23 @@ def purge_at_risk(now: datetime | None = None) -> int:
     ]
     if not ended:
         return 0
+    forget_incidents(or_(*ended))
     return _purge(_unpurged_rallies(or_(*ended)))
+
+
+def forget_incidents(condition) -> int:
+    """Blank what people wrote in their calls for help (message, contact) after the rallies
+    meeting ``condition``, when their sign-ups go too; HQ's board keeps the rally, the time
+    and whether it was handled. Returns how many were blanked."""
+    result = db.session.execute(
+        update(SafetyIncident)
+        .where(
+            SafetyIncident.rally_id.in_(select(Rally.id).where(condition)),
+            or_(SafetyIncident.message != "", SafetyIncident.contact != ""),
+        )
+        .values(message="", contact="")
+    )
+    return result.rowcount
 
 
 def _unpurged_rallies(condition) -> list[int]:

@@ -23,6 +23,7 @@ from rallyhub.models import utcnow
 from rallyhub.rallies.models import Rally
 from rallyhub.signals import rally_taken_down
 from rallyhub.signups.models import Signup, new_manage_token
+from rallyhub.signups.services import forget_incidents
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def tell_and_forget(rally: Rally, told: set[str]) -> int:
     # Queued ones must not go out, sent ones keep no copy: they name the rally and the person.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.signup_id.in_(signup_ids)))
     wiped = _wipe(rally)
+    forget_incidents(Rally.id == rally.id)
     queue_messages(notices)
     log.info("take-down of rally %s: %d sign-ups wiped, %d told", rally.id, wiped, len(notices))
     return len(notices)
