@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 
 from rallyhub.auth.models import Role
@@ -306,3 +307,22 @@ def test_country_tables_are_sorted_by_name_in_the_readers_language(hq_in_languag
     workbook = load_workbook(io.BytesIO(client.get("/hq/exports/attendance.xlsx").data))
     names = [row[1] for row in workbook["Countries"].iter_rows(min_row=2, values_only=True)]
     assert names == COUNTRY_ORDER[language]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "words"),
+    [
+        ("start=2027-06-10&end=2027-06-01", "end", "must not be before"),
+        ("start=17-05-2027", "start", "must be a date"),
+        ("campaign=nope", "campaign", "no campaign"),
+    ],
+)
+def test_the_dashboard_explains_a_bad_filter_beside_its_field(client, data, query, field, words):
+    response = client.get(f"/hq/?{query}")
+    assert response.status_code == 400
+    page = BeautifulSoup(response.data, "html.parser")
+    assert words in page.select_one(f"#{field}-error").get_text()
+    assert page.select_one(f"#{field}")["aria-invalid"] == "true"
+    # The dashboard is still there, for every rally, and its exports are not filtered wrongly.
+    assert page.select_one("table.totals tbody tr td")
+    assert "start=" not in page.select_one("a[href*='attendance.csv']")["href"]

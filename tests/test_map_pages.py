@@ -128,10 +128,26 @@ def test_nearby_search_from_coordinates(client, rallies):
     assert "Stockholm rally" in page
 
 
-@pytest.mark.parametrize("query", ["", "lat=95&lon=1", "lat=1&lon=x", "q=x&radius_km=0"])
-def test_nearby_search_explains_bad_input(client, query):
+@pytest.mark.parametrize(
+    ("query", "invalid", "words"),
+    [
+        ("", "near-q", "Type a town"),
+        ("q=&radius_km=50&lat=&lon=", "near-q", "Type a town"),
+        ("lat=95&lon=1", "near-q", "“lat”"),
+        ("lat=1&lon=x", "near-q", "“lon”"),
+        ("q=x&radius_km=0", "near-radius", "“radius_km”"),
+    ],
+)
+def test_nearby_search_explains_bad_input_beside_the_box(client, query, invalid, words):
     response = client.get(f"/near?{query}")
     assert response.status_code == 400
+    page = BeautifulSoup(response.data, "html.parser")
+    assert words in page.select_one("#near-error").get_text()
+    field = page.select_one(f"#{invalid}")
+    assert field["aria-invalid"] == "true" and field["aria-describedby"] == "near-error"
+    # The visitor retries from the same page: the box is there, ready.
+    assert page.select_one("form#near-form button[type=submit]")
+    assert page.select_one("h1")
 
 
 def test_only_the_embed_may_be_framed(client, rallies):

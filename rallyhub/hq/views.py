@@ -23,6 +23,7 @@ from rallyhub.hq.forms import CountryRiskForm, TakeDownCountryForm
 from rallyhub.i18n import country_name, every_country, own_name
 from rallyhub.rallies import review, risk, safety
 from rallyhub.rallies import services as rallies
+from rallyhub.rallies.filters import NO_FILTER
 from rallyhub.rallies.forms import RejectForm, SafetyContactForm
 from rallyhub.rallies.models import RallyStatus
 from rallyhub.rallies.takedown import (
@@ -241,18 +242,27 @@ def takedown_country():
 @bp.route("/")
 @hq_required
 def dashboard():
-    """Rallies, cities, countries, sign-ups, check-ins and turnout, per campaign and country."""
-    summary = summaries.parse_filter(request.args)
+    """Rallies, cities, countries, sign-ups, check-ins and turnout, per campaign and country.
+
+    A filter that cannot be read shows every rally, with the error beside its field (400).
+    """
+    try:
+        summary, error = summaries.parse_filter(request.args), None
+    except UserError as refused:
+        summary, error = NO_FILTER, refused
     return render_template(
         "hq/dashboard.html",
         summary=summary,
+        filter_error=error,
         campaigns=list_campaigns(),
         totals=summaries.campaign_totals(summary),
         countries=summaries.country_rows(summary),
         points=summaries.turnout_points(summary),
         reports=summaries.turnout_reports(summary),
-        export_args={k: v for k, v in request.args.items() if k in ("campaign", "start", "end")},
-    )
+        export_args={k: v for k, v in request.args.items() if k in ("campaign", "start", "end")}
+        if error is None
+        else {},
+    ), 400 if error else 200
 
 
 @bp.route("/exports/attendance.csv")

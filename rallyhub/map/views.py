@@ -73,8 +73,22 @@ def points():
 @bp.route("/near")
 @public(validate=public_listing)
 def near():
-    """Rallies nearest a typed place or the browser's location, with the distance to each."""
-    search = services.parse_near_search(request.args)
+    """Rallies nearest a typed place or the browser's location, with the distance to each.
+
+    A search that cannot be read (an empty box, a bad radius) shows the box again with the
+    reason beside it (400).
+    """
+    try:
+        search = services.parse_near_search(request.args)
+    except UserError as refused:
+        return render_template(
+            "map/near.html",
+            search_error=refused,
+            query=(request.args.get("q") or "").strip()[:200],
+            radius=services.DEFAULT_RADIUS_KM,
+            radius_choices=RADIUS_CHOICES,
+            filters=NO_FILTER,
+        ), 400
     nearby = services.rallies_near(search) if search.centre else None
     return render_template(
         "map/near.html",
