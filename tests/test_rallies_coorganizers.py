@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 
@@ -262,12 +263,20 @@ def test_removed_coorganizer_loses_access(app, client, organizer, rallies, users
     _invite(client, rally_id, "friend@example.org")
     friend = _client_as(app, "friend@example.org")
     _accept(friend, link_in(outbox()[-1], "/rallies/invites/"))
-    post_form(
-        client,
-        f"/rallies/{rally_id}/coorganizers/{friend_id}/remove",
-        {},
-        page=f"/rallies/{rally_id}/manage",
+    remove = f"/rallies/{rally_id}/coorganizers/{friend_id}/remove"
+    manage = f"/rallies/{rally_id}/manage"
+    button = BeautifulSoup(client.get(manage).data, "html.parser").select_one(
+        f"form[action='{remove}'] button"
     )
+    assert "button-danger" in button["class"], "it looks different from saving"
+    # First the question, which changes nothing; then the confirmed removal.
+    asked = post_form(client, remove, {}, page=manage)
+    assert asked.status_code == 200
+    question = BeautifulSoup(asked.data, "html.parser")
+    assert "Remove Person" in question.select_one("h1").get_text()
+    assert question.select_one(f"form[action='{remove}'] input[name=confirm][value=yes]")
+    assert friend.get(f"/rallies/{rally_id}/edit").status_code == 200
+    assert post_form(client, remove, {"confirm": "yes"}, page=manage).status_code == 302
     assert friend.get(f"/rallies/{rally_id}/edit").status_code == 403
 
 

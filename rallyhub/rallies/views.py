@@ -365,8 +365,21 @@ def withdraw_invite(rally_id: int, invite_id: int):
 @bp.route("/<int:rally_id>/coorganizers/<int:user_id>/remove", methods=["POST"])
 @login_required
 def remove_coorganizer(rally_id: int, user_id: int):
-    """Take a co-organizer's rights away."""
+    """Take a co-organizer's rights away, once confirmed."""
     rally = services.get_rally_or_404(rally_id, for_edit=True)
+    person = next((user for user in rally.coorganizers if user.id == user_id), None)
+    if person is not None and not confirmed():
+        return confirmation_page(
+            question=_("Remove %(name)s as a co-organizer?", name=person.name),
+            explanation=_(
+                "They can no longer change this rally or see who signed up. You can invite "
+                "them again later."
+            ),
+            action=url_for("rallies.remove_coorganizer", rally_id=rally.id, user_id=user_id),
+            confirm_label=_("Yes, remove %(name)s", name=person.name),
+            back_url=url_for("rallies.manage", rally_id=rally.id),
+            back_label=_("No, back to the rally"),
+        )
     coorganizers.remove_coorganizer(current_user, rally, user_id)
     flash(_("The co-organizer has been removed."), "success")
     return redirect(url_for("rallies.manage", rally_id=rally.id))
