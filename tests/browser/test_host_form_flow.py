@@ -81,3 +81,48 @@ def test_a_new_city_moves_the_old_pin_to_the_new_city(app, page, users, rallies)
     page.get_by_text("Saved").wait_for()
     rally = _rally(app, "Moving rally")
     assert abs(rally.latitude - GYUMRI[0]) < 0.05 and abs(rally.longitude - GYUMRI[1]) < 0.05
+
+
+def test_a_dragged_pin_moves_and_is_kept_when_the_city_changes(page, users, campaigns):
+    users(email="aram@example.org")
+    campaigns()
+    _sign_in(page, "aram@example.org")
+    page.goto("/rallies/new")
+    page.get_by_label("City", exact=True).fill("Gyumri")
+    page.get_by_label("City", exact=True).press("Tab")
+    page.locator("#starts_at-hint", has_text="Asia/Yerevan").wait_for()
+    page.locator("#pin-map").click()
+    marker = page.locator("#pin-map .leaflet-marker-icon")
+    marker.wait_for()
+    page.get_by_text("Pin set. Save to keep it.").wait_for()
+    # The map has stopped moving (a busy machine may still be panning to the city).
+    page.wait_for_function("() => !document.querySelector('#pin-map .leaflet-zoom-anim')")
+    marker.hover()
+    placed = (
+        float(page.get_by_label("Exact pin: latitude").input_value()),
+        float(page.get_by_label("Exact pin: longitude").input_value()),
+    )
+    # Drag the marker 60 px to the right and 40 px down, as a mouse would.
+    box = marker.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y + 20, steps=5)
+    page.mouse.move(x + 60, y + 40, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "value => document.getElementById('longitude').value !== value", arg=str(placed[1])
+    )
+    dragged = (
+        float(page.get_by_label("Exact pin: latitude").input_value()),
+        float(page.get_by_label("Exact pin: longitude").input_value()),
+    )
+    assert dragged[0] < placed[0] and dragged[1] > placed[1], "south-east of where it was"
+    # A pin the organizer set on purpose stays when the city is changed afterwards.
+    page.get_by_label("City", exact=True).fill("Yerevan")
+    page.get_by_label("City", exact=True).press("Tab")
+    page.locator("#starts_at-hint", has_text="Asia/Yerevan").wait_for()
+    page.wait_for_timeout(300)
+    assert float(page.get_by_label("Exact pin: latitude").input_value()) == dragged[0]
+    assert float(page.get_by_label("Exact pin: longitude").input_value()) == dragged[1]
+    assert marker.count() == 1
