@@ -1,7 +1,7 @@
 """The production configuration, started once per module: gunicorn over TLS, PostgreSQL, Redis.
 
-gunicorn runs as deployed (``gunicorn -c gunicorn.conf.py wsgi:app``, two workers,
-``RALLYHUB_ENV=production``) with a certificate this suite makes with trustme; mail travels by
+gunicorn runs as deployed without a proxy (``gunicorn -c gunicorn.conf.py wsgi:app``, two
+workers of four threads, ``RALLYHUB_ENV=production``) with a certificate this suite makes with trustme; mail travels by
 SMTP with STARTTLS to an aiosmtpd server that keeps it in memory; Chromium trusts exactly that
 certificate. gunicorn's output (access and error logs) goes to one file the tests read.
 """
@@ -446,6 +446,13 @@ def site(certificates, mailbox, tmp_path_factory):
                 "--no-control-socket",
                 "--workers",
                 "2",
+                # Browsers reach gunicorn directly here, with no buffering proxy in front: a
+                # sync worker waits on each socket it accepts, and Chromium opens sockets it
+                # may never use (preconnect on hover and mousedown), which held both workers
+                # and stalled a page's stylesheet. Threads (gthread) keep serving meanwhile,
+                # as the README advises when clients reach gunicorn directly.
+                "--threads",
+                "4",
                 "--certfile",
                 str(certificates.cert_file),
                 "--keyfile",
