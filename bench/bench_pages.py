@@ -78,7 +78,9 @@ def home_map() -> None:
                     db.engine.dispose()
 
 
-def hammer(port: int, path: str, seconds: float) -> tuple[float, float, int]:
+def hammer(
+    port: int, path: str, seconds: float, headers: dict[str, str] | None = None
+) -> tuple[float, float, int]:
     """Requests/s, p99 and errors for ``path`` from CLIENTS keep-alive clients."""
     latencies: list[float] = []
     errors = [0]
@@ -90,7 +92,7 @@ def hammer(port: int, path: str, seconds: float) -> tuple[float, float, int]:
         mine = []
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            connection.request("GET", path)
+            connection.request("GET", path, headers=headers or {})
             response = connection.getresponse()
             response.read()
             mine.append(time.perf_counter() - started)

@@ -72,6 +72,13 @@ def test_every_page_carries_the_switcher_to_the_chooser(client):
     assert parse_qs(address.query) == {"next": ["/auth/login?next=%2Frallies%2Fmine"]}
 
 
+def test_a_site_in_one_language_shows_no_switcher(make_app):
+    single = make_app(LANGUAGES=["en"]).test_client()
+    page = _html(single.get("/auth/login"))
+    assert page.find("a", href=re.compile(r"^/language")) is None
+    assert page.html["lang"] == "en"
+
+
 def test_the_chooser_names_each_language_in_itself_and_links_back(client):
     page = _html(client.get("/language?next=/near%3Fq%3DRoma%26lang%3Dde"))
     links = {a.get_text(): a for a in page.select("ul.languages a")}
