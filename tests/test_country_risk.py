@@ -393,3 +393,42 @@ def test_every_map_of_the_country_follows_its_tile_setting(app, hq, moscow, clie
     assert listing.select_one(f".home-list a[href='/rallies/{moscow}']")
     assert "no map is shown" in listing.select_one(".home-map").get_text()
     assert BeautifulSoup(client.get("/").data, "html.parser").select_one(".world-map")
+
+
+def test_every_mail_to_a_supporter_of_a_high_risk_rally_has_a_neutral_subject(
+    app, hq, moscow, outbox
+):
+    """Not only the confirmation: the reminder, the organizers' message and the cancellation."""
+    _mark(hq)
+    _sign_up(app.test_client(), moscow)
+    start = _rally(app, moscow).start_dt
+    with app.app_context():
+        tasks.sweep(start - timedelta(hours=1))  # the reminder that is due by then
+    organizer = app.test_client()
+    AuthActions(organizer).login("org@example.org")
+    message = {"subject": "Justice for Chechnya: bring water", "body": "See you there."}
+    page = f"/rallies/{moscow}/message"
+    assert post_form(organizer, page, message).status_code == 302
+    cancel = f"/rallies/{moscow}/cancel"
+    manage = f"/rallies/{moscow}/manage"
+    note = {"note": "Moved online.", "confirm": "yes"}
+    assert post_form(organizer, cancel, note, page=manage).status_code == 302
+    with app.app_context():
+        hashtag = db.session.get(Rally, moscow).campaign.hashtag
+    mails = [m for m in outbox() if m["To"] == "ana@example.org"]
+    kinds = {"confirmation", "reminder", "organizer message", "cancellation"}
+    assert len(mails) == len(kinds), [m["Subject"] for m in mails]
+    for mail in mails:
+        assert mail["Subject"].startswith("Your plans for "), mail["Subject"]
+        for secret in ("Justice", hashtag, "Moscow", "Pushkin", "water"):
+            assert secret not in mail["Subject"]
+        assert not any(part.get_content_type() == "text/calendar" for part in mail.walk())
+
+
+def test_organizers_are_told_when_their_country_is_no_longer_high_risk(app, hq, moscow, outbox):
+    _mark(hq)
+    told_before = [m for m in outbox() if m["To"] == "org@example.org"]
+    _mark(hq, high_risk="")
+    (lowered,) = [m for m in outbox() if m["To"] == "org@example.org"][len(told_before) :]
+    assert "Russia" in lowered.get_content()
+    assert lowered.get_content() != told_before[-1].get_content()

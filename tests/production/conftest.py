@@ -1,9 +1,10 @@
 """The production configuration, started once per module: gunicorn over TLS, PostgreSQL, Redis.
 
 gunicorn runs as deployed without a proxy (``gunicorn -c gunicorn.conf.py wsgi:app``, two
-workers of four threads, ``RALLYHUB_ENV=production``) with a certificate this suite makes with trustme; mail travels by
-SMTP with STARTTLS to an aiosmtpd server that keeps it in memory; Chromium trusts exactly that
-certificate. gunicorn's output (access and error logs) goes to one file the tests read.
+workers of four threads, ``RALLYHUB_ENV=production``) with a certificate this suite makes with
+trustme; mail travels by SMTP with STARTTLS to an aiosmtpd server that keeps it in memory;
+Chromium trusts exactly that certificate. gunicorn's output (access and error logs) goes to
+one file the tests read.
 """
 
 from __future__ import annotations
