@@ -235,6 +235,10 @@ def test_a_held_meeting_point_reaches_supporters_only_from_its_time(app, rallies
     (confirmation,) = [m for m in outbox() if m["To"] == "ana@example.org"]
     assert "Behind the old library" not in confirmation.get_content()
     assert "The meeting point reaches you by e-mail on" in confirmation.get_content()
+    # The page after signing up says when it comes, not that it is in the e-mail.
+    thanks = supporter.get(f"/rallies/{rally_id}/signed-up").get_data(as_text=True)
+    assert "The meeting point reaches you by e-mail on" in thanks
+    assert "The meeting point is in the e-mail" not in thanks
     with app.app_context():
         token = db.session.scalar(select(Signup.token))
     assert "Behind the old library" not in supporter.get(f"/s/{token}").get_data(as_text=True)

@@ -146,6 +146,7 @@ def thanks(rally_id: int):
         location=rallies.location_for(rally),
         share_url=external_url("rallies.detail", rally_id=rally.id),
         asks_approval=rallies.requires_approval(rally),
+        held_until=held_until(rally) if is_held(rally) else None,
     )
 
 
