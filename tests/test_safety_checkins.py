@@ -397,9 +397,8 @@ def test_without_contacts_for_the_country_the_page_says_so(app, client, rallies)
     assert CONTACTS[("SE", "it")] not in page
 
 
-def test_need_help_raises_an_incident_that_holds_nothing_about_the_person(
-    app, client, ended, outbox
-):
+def _help_with_contact(app, client, outbox) -> None:
+    """Giulia asks for help after the rally, with a message and a way to reach her."""
     _sweep(app)
     token = _token_of(_link_for(outbox, "giulia@example.org"))
     response = client.post(
@@ -407,6 +406,12 @@ def test_need_help_raises_an_incident_that_holds_nothing_about_the_person(
         data={"message": "Fermata dalla polizia a Taksim", "contact": "Signal: gi.99"},
     )
     assert response.status_code == 302
+
+
+def test_need_help_raises_an_incident_that_holds_nothing_about_the_person(
+    app, client, ended, outbox
+):
+    _help_with_contact(app, client, outbox)
     (incident,) = _incidents(app)
     assert incident.rally_id == ended
     assert (incident.message, incident.contact) == (
@@ -680,16 +685,6 @@ def test_the_rate_limit_counts_per_link_and_never_hides_the_contacts(make_app, o
     assert [client.post(f"/safe/{ana}/safe").status_code for _ in range(3)] == [302, 302, 429]
     assert client.post(f"/safe/{bo}/help").status_code == 302, "another link has its own count"
     assert client.get(f"/safe/{ana}/help").status_code == 200, "the contacts are always there"
-
-
-def _help_with_contact(app, client, outbox) -> None:
-    _sweep(app)
-    token = _token_of(_link_for(outbox, "giulia@example.org"))
-    response = client.post(
-        f"/safe/{token}/help",
-        data={"message": "Fermata dalla polizia a Taksim", "contact": "Signal: gi.99"},
-    )
-    assert response.status_code == 302
 
 
 def _what_incidents_hold(app) -> list[tuple[str, str]]:
