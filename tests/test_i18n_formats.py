@@ -41,3 +41,33 @@ def test_the_home_page_counts_per_country_for_the_reader(client, rallies):
         rallies(title=f"Rally {n}")
     page = BeautifulSoup(client.get("/?lang=de").data, "html.parser")
     assert [count.get_text() for count in page.select(".home-list .count")] == ["(3)"]
+
+
+def test_russian_plurals_follow_the_russian_rule(app):
+    """One for 1, 21, 101; a few for 2-4, 22; many for 5-20, 25, 111."""
+    from flask_babel import ngettext
+
+    expected = {
+        1: "скачивание",
+        2: "скачивания",
+        5: "скачиваний",
+        11: "скачиваний",
+        21: "скачивание",
+        22: "скачивания",
+        111: "скачиваний",
+    }
+    with app.test_request_context(), force_locale("ru"):
+        written = {n: ngettext("%(num)d download", "%(num)d downloads", n) for n in expected}
+    assert written == {n: f"{n} {word}" for n, word in expected.items()}
+
+
+@pytest.mark.parametrize(
+    ("language", "forms"),
+    [("ru", {1: 0, 21: 0, 2: 1, 24: 1, 5: 2, 11: 2, 111: 2}), ("hy", {0: 0, 1: 0, 2: 1, 21: 1})],
+)
+def test_each_catalog_counts_with_its_languages_plural_rule(app, language, forms):
+    """Armenian counts 0 and 1 as one and everything above as more (CLDR)."""
+    from babel.support import Translations
+
+    catalog = Translations.load(f"{app.root_path}/translations", [language])
+    assert {n: catalog.plural(n) for n in forms} == forms
