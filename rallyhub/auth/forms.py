@@ -139,12 +139,16 @@ class ConfirmForm(RallyhubForm):
     submit = SubmitField(_l("Confirm my e-mail"))
 
 
+# The roles as people read them (the values stay the stable machine names).
+ROLE_LABELS = {"organizer": _l("Organizer"), "hq": _l("HQ")}
+
+
 class RoleForm(RallyhubForm):
     """HQ sets an account's role."""
 
     role = SelectField(
         _l("Role"),
-        choices=[SelectChoice("organizer", _l("Organizer")), SelectChoice("hq", _l("HQ"))],
+        choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
     )
     submit = SubmitField(_l("Save role"))
 

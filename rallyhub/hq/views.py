@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 from rallyhub.auth import services as accounts
 from rallyhub.auth import two_factor
 from rallyhub.auth.access import hq_required
-from rallyhub.auth.forms import RoleForm, TwoFactorRequiredForm
+from rallyhub.auth.forms import ROLE_LABELS, RoleForm, TwoFactorRequiredForm
 from rallyhub.auth.models import Role, User
 from rallyhub.campaigns.services import list_campaigns
 from rallyhub.errors import RallyhubError, UserError
@@ -83,7 +83,8 @@ def set_role(user_id: int):
         )
     accounts.set_role(current_user, user, role)
     flash(
-        _("The role of %(name)s is now %(role)s.", name=user.name, role=form.role.data), "success"
+        _("The role of %(name)s is now %(role)s.", name=user.name, role=ROLE_LABELS[role.value]),
+        "success",
     )
     return redirect(url_for("hq.accounts_list"))
 
