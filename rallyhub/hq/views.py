@@ -148,15 +148,15 @@ def review_queue():
     queue = []
     for rally in review.review_queue():
         duplicates = review.likely_duplicates(rally)
-        changed = set(review.changed_translations(rally))
+        changes = review.changes_since_approval(rally)
         queue.append(
             (
                 rally,
                 duplicates,
                 review.organizer_history(rally.organizer),
-                review.changes_since_approval(rally),
+                changes.labels,
                 # HQ reads every translation it approves, the changed ones marked.
-                [(t, t.language.lower() in changed) for t in rally.translations],
+                [(t, t.language.lower() in changes.translations) for t in rally.translations],
                 # HQ sees the exact pin, and the duplicates beside it on the same small map.
                 rallies.location_for(rally, viewer=current_user),
                 [[other.latitude, other.longitude] for other, _km in duplicates],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -166,28 +167,27 @@ def language_name(code: str) -> str:
     return language_names(code.replace("_", "-"))[0]
 
 
-def changes_since_approval(rally: Rally) -> list[str]:
-    """The reviewed facts changed since the edit that sent the rally back to review, as HQ's
-    page names them; empty for a rally that never went back."""
+@dataclass(frozen=True)
+class Changes:
+    """What changed since the edit that sent a rally back to review: the facts as HQ's page
+    names them, and the languages of the changed translations (lower case, "pt_br")."""
+
+    labels: list[str]
+    translations: set[str]
+
+
+def changes_since_approval(rally: Rally) -> Changes:
+    """The reviewed facts changed since the edit that sent the rally back to review; empty
+    for a rally that never went back."""
     changed = _changed_since_approval(rally)
-    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
-    labels += [
-        _("translation into %(language)s", language=language_name(code))
-        for code in translations_changed(changed)
-    ]
-    return list(dict.fromkeys(labels))
-
-
-def translations_changed(changed: set[str]) -> list[str]:
-    """The language codes of the translations among ``changed`` fact names."""
-    return sorted(
+    languages = sorted(
         name.removeprefix(TRANSLATION) for name in changed if name.startswith(TRANSLATION)
     )
-
-
-def changed_translations(rally: Rally) -> list[str]:
-    """The languages whose translation changed since the rally went back to review."""
-    return translations_changed(_changed_since_approval(rally))
+    labels = [str(FACT_LABELS[name]) for name in REVIEWED_FACTS if name in changed]
+    labels += [
+        _("translation into %(language)s", language=language_name(code)) for code in languages
+    ]
+    return Changes(list(dict.fromkeys(labels)), set(languages))
 
 
 def _changed_since_approval(rally: Rally) -> set[str]:

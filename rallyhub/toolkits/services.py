@@ -62,19 +62,13 @@ def get_item_or_404(item_id: int, user) -> ToolkitItem:
     return item
 
 
-def visible_items(
-    campaign_id: int, user, kind: str | None = None, language: str | None = None
-) -> list[ToolkitItem]:
+def visible_items(campaign_id: int, user) -> list[ToolkitItem]:
     """A campaign's current items this person may see, by kind and title."""
     query = select(ToolkitItem).where(
         ToolkitItem.campaign_id == campaign_id, ToolkitItem.archived_dt.is_(None)
     )
     if not sees_organizer_items(user):
         query = query.where(ToolkitItem.audience == Audience.PUBLIC)
-    if kind:
-        query = query.where(ToolkitItem.kind == ToolkitKind(kind))
-    if language:
-        query = query.where(ToolkitItem.language == language)
     return list(
         db.session.scalars(query.order_by(ToolkitItem.kind, ToolkitItem.title, ToolkitItem.id))
     )
@@ -96,10 +90,10 @@ def reader_first(items: list[ToolkitItem], reader: str) -> list[ToolkitItem]:
     return sorted(shown, key=lambda item: not same_language(item.language, reader))
 
 
-def languages_by_group(campaign_id: int, user) -> dict[str, list[str]]:
-    """For each group of versions, the languages it exists in ("also in: it, ru")."""
+def languages_by_group(items: list[ToolkitItem]) -> dict[str, list[str]]:
+    """For each group of versions among ``items``, the languages it exists in ("also in")."""
     groups: dict[str, list[str]] = {}
-    for item in visible_items(campaign_id, user):
+    for item in items:
         groups.setdefault(item.group_key, []).append(item.language)
     return {key: sorted(set(languages)) for key, languages in groups.items()}
 

@@ -44,10 +44,15 @@ def campaign_toolkit(slug: str):
     language = request.args.get("language")
     if language == "auto":
         language = None
-    items = services.visible_items(campaign.id, current_user, kind, language or None)
+    every = services.visible_items(campaign.id, current_user)  # one read for list and links
+    versions = services.languages_by_group(every)
+    items = [
+        item
+        for item in every
+        if (not kind or item.kind.value == kind) and (not language or item.language == language)
+    ]
     if language is None:
         items = services.reader_first(items, reader_language())
-    versions = services.languages_by_group(campaign.id, current_user)
     return render_template(
         "toolkits/campaign.html",
         campaign=campaign,
