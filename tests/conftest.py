@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -17,7 +18,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from rallyhub import create_app
 from rallyhub.extensions import db, limiter
@@ -123,7 +124,8 @@ def _forget_limits() -> None:
 
 
 def _wait_for_connections(engine, timeout: float = 5.0) -> None:
-    """Let requests still in flight in a live server's threads give their connections back.
+    """Let threads still using the app give their connections back (the mail courier, a
+    test's own threads; a live server waits for its requests itself, see ``serve``).
 
     A connection checked out when the pool is disposed is dropped unclosed later, and its
     ResourceWarning fails whichever test the garbage collector happens to run in.
@@ -156,10 +158,52 @@ def app_ctx(app):
         yield app
 
 
+class _LiveServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server on a free loopback port, able to wait for its requests.
+
+    Its request threads are daemons, which ``server_close`` does not join. A request still
+    running when a test ends (a page's last fetch as its tab closes) would go on into the
+    teardown: it takes a connection from the pool the teardown has just disposed and drops it
+    unclosed, and the ResourceWarning fails whichever later test the garbage collector runs
+    in; or it meets the dropped schema in a deadlock.
+    """
+
+    def __init__(self, app):
+        super().__init__("127.0.0.1", 0, app)
+        self._lock = threading.Lock()
+        self._requests: dict[threading.Thread, socket.socket] = {}
+
+    def process_request(self, request, client_address):
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._lock:
+            self._requests = {t: s for t, s in self._requests.items() if t.is_alive()}
+            self._requests[thread] = request
+        thread.start()
+
+    def wait_for_requests(self, grace: float = 5.0) -> None:
+        """Let requests in flight finish; then end connections a client left open and idle."""
+        with self._lock:
+            running = dict(self._requests)
+        deadline = time.monotonic() + grace
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread, connection in running.items():
+            if thread.is_alive():
+                with suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                thread.join(1.0)
+
+
 @contextmanager
 def serve(app):
-    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL.
+
+    On leaving, the server stops taking connections and waits for the requests it is still
+    answering, so that nothing of the app runs on into the test's teardown.
+    """
+    server = _LiveServer(app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -168,6 +212,7 @@ def serve(app):
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+        server.wait_for_requests()
 
 
 @pytest.fixture
