@@ -142,16 +142,29 @@ def refuse_if_taken_down(rally: Rally) -> None:
         raise UserError(_("This rally was taken down: it cannot be changed."))
 
 
-def get_rally_or_404(rally_id: int, *, for_edit: bool = False, user=None) -> Rally:
+def get_rally_or_404(
+    rally_id: int, *, for_edit: bool = False, user=None, lock: bool = False
+) -> Rally:
     """Load a rally and check that ``user`` (default: the current one) may see or edit it.
 
     The one place that decides access to a rally: hidden rallies are 404 to those who may
     not see them, so their existence does not leak; visible ones refuse edits with 403.
+    ``lock``: hold the rally's row until commit, read afresh (sign-ups to it queue one by one).
     """
     user = current_user if user is None else user
-    # The page shows the campaign and the organizer: one query for the three.
+    # Pages and messages show the campaign, the organizer and the text in the reader's
+    # language: one query for all of them.
     rally = db.session.get(
-        Rally, rally_id, options=[joinedload(Rally.campaign), joinedload(Rally.organizer)]
+        Rally,
+        rally_id,
+        options=[
+            joinedload(Rally.campaign),
+            joinedload(Rally.organizer),
+            joinedload(Rally.translations),
+        ],
+        # Only the rally's row: PostgreSQL locks no row of an outer join's nullable side.
+        with_for_update={"of": Rally} if lock else None,
+        populate_existing=lock,
     )
     if rally is None:
         raise NotFound()

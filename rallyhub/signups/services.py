@@ -23,7 +23,7 @@ from rallyhub.rallies.models import (
     Rally,
     RallyStatus,
 )
-from rallyhub.rallies.services import accepts_signups, requires_approval
+from rallyhub.rallies.services import accepts_signups, get_rally_or_404, requires_approval
 from rallyhub.signups import messages
 from rallyhub.signups.models import SafetyIncident, Signup, SignupStatus, new_manage_token
 
@@ -99,16 +99,21 @@ def _insert(values: dict):
     )
 
 
-def sign_up(rally_id: int, details: SignupDetails) -> Signup:
+def rally_to_join(rally_id: int) -> Rally:
+    """The rally someone signs up for, as they may see it, its row held until commit so that
+    sign-ups to it queue one by one: one statement for the look-up and the lock."""
+    return get_rally_or_404(rally_id, lock=True)
+
+
+def sign_up(rally: Rally, details: SignupDetails) -> Signup:
     """Sign someone up; an address that already has a sign-up changes nothing.
 
     What a stranger typing someone else's address can learn or change is nothing: the earlier
     sign-up keeps its name, consent, phone and status, and its owner gets an e-mail with their
     own link (which proves the address) instead. The row is written by one INSERT … ON
     CONFLICT DO NOTHING on the (rally, e-mail) key, so two requests arriving at the same
-    instant still leave one sign-up.
+    instant still leave one sign-up. ``rally`` comes from :func:`rally_to_join`.
     """
-    rally = _lock_rally(rally_id)
     if not accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
     email = normalize_email(details.email)

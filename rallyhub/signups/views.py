@@ -114,14 +114,14 @@ def create(rally_id: int):
     with_token = "csrf_token" in request.form
     if not with_token and not same_origin_request():
         raise CSRFError("The CSRF token is missing.")  # answered with its translated page
-    rally = rallies.get_rally_or_404(rally_id)
+    rally = services.rally_to_join(rally_id)
     form = signup_form_for(rally, csrf=with_token)
     if not rallies.accepts_signups(rally):
         raise UserError(_("Sign-ups for this rally are closed."))
     if not form.validate_on_submit():
         return render_template("rallies/detail.html", **rallies.page_context(rally, form)), 400
     services.sign_up(
-        rally.id,
+        rally,
         services.SignupDetails(
             name=form.name.data,
             email=form.email.data,
