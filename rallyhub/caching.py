@@ -179,10 +179,21 @@ def forget_built() -> None:
 # --- Headers ------------------------------------------------------------------------------
 
 
-# How long browsers and shared caches keep a public answer: what the public sees of a change
-# (an edit, a cancellation, an emergency take-down) reaches everyone within this many seconds,
-# whatever proxy stands in front. One minute for every public page and feed.
-PUBLIC_MAX_AGE = 60
+# How long browsers and shared caches may show a public answer: what the public sees of a
+# change (an edit, a cancellation, an emergency take-down) reaches everyone within a minute,
+# whatever proxy stands in front. Fresh for PUBLIC_MAX_AGE seconds; then, for PUBLIC_STALE_S
+# more, a cache may still answer with it while it asks the app again in the background
+# (stale-while-revalidate, RFC 5861): on a day of action no visitor waits for a page to be
+# rebuilt, and the app rebuilds each one once, not once per visitor who arrives meanwhile.
+PUBLIC_MAX_AGE = 50
+PUBLIC_STALE_S = 10
+# The longest a change takes to reach every visitor of a public page.
+PUBLIC_LIFETIME_S = PUBLIC_MAX_AGE + PUBLIC_STALE_S
+
+
+def public_cache_control(max_age: int = PUBLIC_MAX_AGE) -> str:
+    """The Cache-Control of an answer every visitor may share for ``max_age`` seconds."""
+    return f"public, max-age={max_age}, stale-while-revalidate={PUBLIC_STALE_S}"
 
 
 def _shared_cache_may_keep() -> bool:
@@ -228,7 +239,7 @@ def public(
             if not _shared_cache_may_keep():
                 response.headers["Cache-Control"] = "private, no-cache"
                 return response
-            response.headers["Cache-Control"] = f"public, max-age={max_age}"
+            response.headers["Cache-Control"] = public_cache_control(max_age)
             if response.mimetype == "text/html" or not supported_language(request.args.get("lang")):
                 # Data whose address names its language (map tiles) is the same for every
                 # request of that address; a page also differs for a signed-in visitor.

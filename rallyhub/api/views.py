@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from rallyhub.api import services
-from rallyhub.caching import LANGUAGE_VARY, PUBLIC_MAX_AGE
+from rallyhub.caching import LANGUAGE_VARY, PUBLIC_MAX_AGE, public_cache_control
 from rallyhub.extensions import csrf
 from rallyhub.urls import external_url
 
@@ -16,7 +16,7 @@ csrf.exempt(bp)
 def _cached(response, max_age: int = PUBLIC_MAX_AGE):
     """Let clients and proxies reuse the answer, and revalidate it cheaply by ETag."""
     response.add_etag()
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Cache-Control"] = public_cache_control(max_age)
     response.headers["Access-Control-Allow-Origin"] = "*"
     # Titles follow the reader's language: ``lang=``, else these request headers.
     response.vary.update(LANGUAGE_VARY)

@@ -431,6 +431,11 @@ http {{
             proxy_cache rallyhub;
             proxy_cache_key $scheme://$host$request_uri;
             proxy_cache_revalidate on;
+            # An expired page is served, while its stale-while-revalidate lasts, as the app
+            # rebuilds it in the background: asked once, and nobody waits for it. (No
+            # proxy_cache_lock: it would queue every GET of an address nginx may not keep,
+            # /healthz or a signed-in page, one behind the other.)
+            proxy_cache_background_update on;
             proxy_no_cache $not_public;
             add_header X-Cache-Status $upstream_cache_status always;
             include {prefix}/proxy.conf;

@@ -159,7 +159,7 @@ def test_the_proxy_keeps_an_anonymous_rally_page_for_everyone(cluster, seed, vis
 
     assert (first.status, second.status) == (200, 200)
     assert (first.cache, second.cache) == ("MISS", "HIT")
-    assert second.headers["Cache-Control"] == "public, max-age=60"
+    assert second.headers["Cache-Control"] == "public, max-age=50, stale-while-revalidate=10"
     assert "Set-Cookie" not in second.headers
     assert second.headers["Content-Encoding"] == "gzip"
     assert second.body == first.body
@@ -198,7 +198,7 @@ def test_a_signed_in_organizer_never_gets_or_leaves_a_cached_page(cluster, seed,
     ],
     ids=["capacity", "back-to-review", "take-down"],
 )
-def test_an_edit_shows_through_the_proxy_within_the_pages_max_age(
+def test_an_edit_shows_through_the_proxy_within_the_pages_lifetime(
     cluster, seed, visitor, change, status, seen_after
 ):
     """nginx's clock is moved forward instead of waiting: a minute passes in a moment."""
@@ -210,7 +210,13 @@ def test_an_edit_shows_through_the_proxy_within_the_pages_max_age(
     anonymous = visitor()
     kept_at = time.monotonic()
     first = anonymous.get("proxy", page)
-    max_age = int(re.fullmatch(r"public, max-age=(\d+)", first.headers["Cache-Control"])[1])
+    max_age, stale = map(
+        int,
+        re.fullmatch(
+            r"public, max-age=(\d+), stale-while-revalidate=(\d+)", first.headers["Cache-Control"]
+        ).groups(),
+    )
+    assert max_age + stale == 60
     assert anonymous.get("proxy", page).cache == "HIT"
 
     organizer = visitor()
@@ -226,19 +232,32 @@ def test_an_edit_shows_through_the_proxy_within_the_pages_max_age(
     assert reply.status == 302
     assert organizer.get("b", page).status == 200  # the organizer sees the change at once
 
-    # Until two or three seconds before the page's lifetime is over (by nginx's clock), the
+    # Until two or three seconds before the page's max-age is over (by nginx's clock), the
     # proxy may answer with the page it holds…
     cluster.advance_proxy_clock(max_age - 2 - math.ceil(time.monotonic() - kept_at))
     held = anonymous.get("proxy", page)
     assert (held.cache, held.status) == ("HIT", 200)
     assert held.body == first.body
-    # …and once it is over, asks the app again (with If-None-Match) and shows the change.
+    # …then, within stale-while-revalidate, still with it, at once, while it asks the app
+    # again in the background…
     cluster.advance_proxy_clock(4)
-    fresh = anonymous.get("proxy", page)
-    assert (fresh.cache, fresh.status) == ("EXPIRED", status)
+    during = anonymous.get("proxy", page)
+    assert (during.cache, during.status) == ("STALE", 200)
+    assert during.body == first.body
     if seen_after:
+        # …and an edit the public may see replaces it as soon as the app has answered.
+        deadline = time.monotonic() + 10
+        while (fresh := anonymous.get("proxy", page)).cache != "HIT":
+            assert time.monotonic() < deadline, fresh.cache
+            time.sleep(0.1)
         assert seen_after in fresh.text and seen_after not in first.text
-        assert anonymous.get("proxy", page).cache == "HIT"
+        return
+    # A page the public may no longer see is never kept: once the stale window is over too
+    # (a minute in all), the proxy asks the app and passes its 404 on.
+    cluster.advance_proxy_clock(stale)
+    gone = anonymous.get("proxy", page)
+    assert (gone.cache, gone.status) == ("EXPIRED", status)
+    assert anonymous.get("proxy", page).status == status
 
 
 @pytest.mark.parametrize(
