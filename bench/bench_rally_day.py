@@ -7,8 +7,10 @@ servers. The mix: 90 % public reads (rally pages, near searches from random town
 gazetteer, map tiles, the events API, campaign calendars) and 10 % sign-ups spread over every
 rally, each with an e-mail of its own. Printed per layer: requests/s, p50/p99 per kind, the
 proxy's cache hits, errors; then sign-ups counted in the database against those acknowledged
-(lost, doubled); and /healthz alone beside it. Layers: both instances behind nginx with its
-cache, the same without the cache, one instance without nginx.
+(lost, doubled); /healthz alone beside it; and which processes the cores went to during the
+mix. Layers: both instances behind nginx with its cache (filled first with every public read
+of the plan, as the day's first minutes would), the same without the cache, one instance
+without nginx.
 
 Goals (issue 17): sign-ups ≥ 300/s sustained and ≥ 20 % of /healthz's rate, sign-up p99 <
 300 ms while the reads go on, reads p99 < 100 ms, 0 errors.
@@ -25,6 +27,7 @@ import math
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -342,10 +345,12 @@ def fill_cache(cluster, plan: Path) -> None:
     paths = list(dict.fromkeys(paths))
     host = cluster.origin_of("proxy").split("://")[1]
     local = threading.local()
+    connections: list = []
 
     def get(path: str) -> int:
         if not hasattr(local, "connection"):
             local.connection = cluster.connection("proxy", timeout=60)
+            connections.append(local.connection)
         local.connection.request("GET", path, headers={"Host": host, "Accept-Encoding": "gzip"})
         reply = local.connection.getresponse()
         reply.read()
@@ -354,10 +359,55 @@ def fill_cache(cluster, plan: Path) -> None:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = Counter(pool.map(get, paths))
+    for connection in connections:
+        connection.close()
     print(
         f"  the proxy's cache filled with {len(paths):,} public reads in "
         f"{time.perf_counter() - started:.0f} s (statuses {dict(statuses)})"
     )
+
+
+# Which processes the two cores went to, by a word of their command line.
+CPU_USERS = (
+    ("gunicorn", "gunicorn"),
+    ("postgres", "PostgreSQL"),
+    ("nginx", "nginx"),
+    ("rallyhub worker", "RQ worker"),
+    ("redis", "Redis"),
+)
+
+
+def cpu_seconds() -> dict:
+    """CPU seconds used so far by each process of a kind in CPU_USERS (from /proc), by the
+    finished children of this process (wrk) and by the whole machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError, IndexError):
+            continue  # gone meanwhile
+        user = next((label for word, label in CPU_USERS if word in command), None)
+        if user:
+            used[(user, stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used[("wrk", "")] = children.ru_utime + children.ru_stime
+    busy = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    used[("all", "")] = (sum(busy) - busy[3] - busy[4]) / ticks  # minus idle and iowait
+    return used
+
+
+def cpu_report(before: dict, after: dict, seconds: float) -> str:
+    """Each kind's share of the machine's cores during a run, the busiest first (a process
+    that ended during the run is left out: PostgreSQL's backends live as long as the pools)."""
+    cores = os.cpu_count() or 1
+    spent: Counter = Counter()
+    for (user, pid), total in after.items():
+        spent[user] += (total - before.get((user, pid), 0)) / seconds / cores * 100
+    machine = spent.pop("all")
+    shares = ", ".join(f"{user} {share:.0f} %" for user, share in spent.most_common())
+    return f"{shares}; the machine busy {machine:.0f} % of {cores} cores"
 
 
 def measure(cluster, layer: str, plans: dict[str, Path], folder: Path) -> None:
@@ -368,9 +418,12 @@ def measure(cluster, layer: str, plans: dict[str, Path], folder: Path) -> None:
     else:
         hammer(cluster, target, plans["day"], 5, f"warm-{layer}", folder)
     healthz = hammer(cluster, target, plans["healthz"], HEALTHZ_SECONDS, "healthz", folder)
+    before = cpu_seconds()
     mix = hammer(cluster, target, plans["day"], SECONDS, f"day-{layer}", folder)
+    after = cpu_seconds()
     time.sleep(1)  # the last commits land before the count
     report(layer, mix, healthz, stored_signups(cluster.database_url, mix.tag))
+    print(f"  CPU during the mix: {cpu_report(before, after, mix.seconds)}")
     # Others' work on the machine skews every figure: say how busy it was.
     one, five, fifteen = os.getloadavg()
     print(f"  load average after the run: {one:.1f} (1 min), {five:.1f} (5 min), {fifteen:.1f}")
