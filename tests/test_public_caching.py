@@ -4,8 +4,11 @@ the sign-up form of a cacheable rally page."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
+from unittest import mock
 
 import pytest
+from flask import template_rendered
 from icalendar import Calendar
 from sqlalchemy import event, func, select
 
@@ -269,3 +272,78 @@ def test_the_home_page_counts_by_country_once_per_change(app, client, rallies):
     rallies(title="Marcia a Roma", city="Roma", country_code="IT", latitude=41.9, longitude=12.5)
     html = client.get("/").get_data(as_text=True)
     assert "Marcia a Roma" in html
+
+
+# -- the rally page's validator ------------------------------------------------------------------
+
+
+def _page_etag(client, rally_id) -> str:
+    response = client.get(f"/rallies/{rally_id}")
+    assert response.status_code == 200
+    return response.headers["ETag"]
+
+
+def test_the_rally_page_revalidates_without_being_rendered(app, client, rallies):
+    rally_id = rallies(capacity=30)
+    etag = _page_etag(client, rally_id)
+    rendered = []
+    with template_rendered.connected_to(lambda _app, template, **_: rendered.append(template)):
+        again = client.get(f"/rallies/{rally_id}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == etag
+    assert rendered == []
+    # The page built again for the same state answers with the same validator.
+    assert _page_etag(client, rally_id) == etag
+
+
+def _sign_up(client, rally_id):
+    reply = client.post(
+        f"/rallies/{rally_id}/signup",
+        data={"name": "Ana", "email": "ana@example.org"},
+        headers={"Origin": ORIGIN},
+    )
+    assert reply.status_code == 302
+
+
+def _rename_organizer(app, rally_id):
+    with app.app_context():
+        db.session.get(Rally, rally_id).organizer.name = "Lena (renamed)"
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("change", "shown_after"),
+    [
+        # Not public data: a sign-up changes only the places left…
+        (lambda app, client, rally_id: _sign_up(client, rally_id), "29 places left."),
+        # …and the organizer's display name is the account's, shown on the page.
+        (lambda app, client, rally_id: _rename_organizer(app, rally_id), "Lena (renamed)"),
+    ],
+    ids=["places-left", "organizer-name"],
+)
+def test_the_rally_pages_validator_changes_with_what_the_page_shows(
+    app, client, rallies, change, shown_after
+):
+    rally_id = rallies(capacity=30)
+    etag = _page_etag(client, rally_id)
+    change(app, client, rally_id)
+    fresh = client.get(f"/rallies/{rally_id}", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200
+    assert fresh.headers["ETag"] != etag
+    assert shown_after in fresh.get_data(as_text=True)
+
+
+def test_the_rally_pages_validator_changes_as_time_passes(app, client, rallies):
+    rally_id = rallies()
+    etag = _page_etag(client, rally_id)
+    with app.app_context():
+        ended = db.session.get(Rally, rally_id).end_dt + timedelta(minutes=1)
+    # Once the rally is over, its page no longer offers the sign-up form.
+    with mock.patch("rallyhub.rallies.services.utcnow", return_value=ended):
+        closed = client.get(f"/rallies/{rally_id}", headers={"If-None-Match": etag})
+    assert closed.status_code == 200
+    assert f"/rallies/{rally_id}/signup" not in closed.get_data(as_text=True)
+    # Whatever else comes to differ with time: built again in the next ten minutes at most.
+    with mock.patch("rallyhub.rallies.services.time_bucket", return_value=-1):
+        later = client.get(f"/rallies/{rally_id}", headers={"If-None-Match": etag})
+    assert later.status_code == 200 and later.headers["ETag"] != etag

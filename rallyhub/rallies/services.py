@@ -16,6 +16,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.models import User
+from rallyhub.caching import public_data_version, time_bucket
 from rallyhub.campaigns.models import Campaign
 from rallyhub.errors import NotAllowed, NotFound, UserError
 from rallyhub.extensions import db
@@ -30,7 +31,12 @@ from rallyhub.rallies.models import (
     Visibility,
     rally_coorganizers,
 )
-from rallyhub.rallies.risk import apply_country_rules, country_tiles, is_held
+from rallyhub.rallies.risk import (
+    apply_country_rules,
+    country_tiles,
+    is_held,
+    public_organizer_name,
+)
 from rallyhub.rallies.texts import main_language, rally_text, spoken_languages
 from rallyhub.signals import rally_cancelled, rally_changed, rally_page_shown, values_from_signal
 from rallyhub.urls import external_url
@@ -450,6 +456,33 @@ def page_context(rally: Rally, signup_form=None, language: str | None = None) ->
         "asks_approval": False,
         **values_from_signal(rally_page_shown, rally, signup_form=signup_form),
     }
+
+
+# However a rally's public page depends on time beyond what its validator names, it is built
+# afresh at least this often.
+PAGE_WINDOW_S = 600
+
+
+def public_page_state(rally: Rally) -> tuple:
+    """What the public page of ``rally`` depends on besides its address and language, read
+    before it is built (its ETag): a proxy revalidating an unchanged page gets a 304 without
+    the page being rendered.
+
+    The public data (the rally, its translations, campaign and country rules), the
+    organizer's name as shown, the hold on the meeting point, and the sign-up form's state
+    (open, places left, approval); then the window of ten minutes, so that whatever else comes
+    to differ with time still shows within it.
+    """
+    shown = values_from_signal(rally_page_shown, rally)
+    return (
+        public_data_version(),
+        public_organizer_name(rally),
+        is_held(rally),
+        shown.get("signup_form") is not None,
+        shown.get("places_left"),
+        shown.get("asks_approval"),
+        time_bucket(PAGE_WINDOW_S),
+    )
 
 
 def calendar_rallies(campaign_id: int) -> list[Rally]:

@@ -156,8 +156,12 @@ def create():
     return _render_form(form, None)
 
 
+def _public_page_state(rally_id: int) -> tuple:
+    return services.public_page_state(services.get_rally_or_404(rally_id))
+
+
 @bp.route("/<int:rally_id>")
-@public()
+@public(validate=_public_page_state)
 def detail(rally_id: int):
     """The rally's page: public details, or everything for its organizers and HQ."""
     rally = services.get_rally_or_404(rally_id)
