@@ -257,11 +257,6 @@ def public(
     return decorator
 
 
-def public_listing() -> tuple:
-    """What a page listing upcoming rallies depends on: the public data and the minute."""
-    return (public_data_version(), time_bucket(60))
-
-
 def if_unchanged(etag: str) -> Response | None:
     """A 304 when the client holds ``etag`` already (checked before anything is built)."""
     if request.if_none_match.contains(etag) and _shared_cache_may_keep():

@@ -3,6 +3,7 @@ the sign-up form of a cacheable rally page."""
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
@@ -347,3 +348,47 @@ def test_the_rally_pages_validator_changes_as_time_passes(app, client, rallies):
     with mock.patch("rallyhub.rallies.services.time_bucket", return_value=-1):
         later = client.get(f"/rallies/{rally_id}", headers={"If-None-Match": etag})
     assert later.status_code == 200 and later.headers["ETag"] != etag
+
+
+# -- lists of upcoming rallies (home, near search, embed) ------------------------------------------
+
+NEAR = "/near?q=Stockholm&radius_km=50"
+
+
+def _two_minutes_later():
+    """The clock that windows of time are counted on, two minutes on."""
+    now = time.time()
+    return mock.patch("time.time", return_value=now + 120)
+
+
+def test_a_list_revalidates_as_a_304_from_one_minute_to_the_next(app, client, rallies):
+    rallies(title="Pride vigil")
+    first = client.get(NEAR)
+    assert first.status_code == 200 and "Pride vigil" in first.get_data(as_text=True)
+    rendered = []
+    with (
+        _two_minutes_later(),
+        template_rendered.connected_to(lambda _app, template, **_: rendered.append(template)),
+    ):
+        again = client.get(NEAR, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert rendered == []
+
+
+def test_a_list_changes_once_a_rally_on_it_ends(app, client, rallies):
+    first_id = rallies(title="Pride vigil")
+    with app.app_context():
+        ended = db.session.get(Rally, first_id).end_dt + timedelta(minutes=1)
+    rallies(title="March next week", start_dt=ended + timedelta(days=7))
+    before = client.get(NEAR)
+    assert "Pride vigil" in before.get_data(as_text=True)
+    with (
+        mock.patch("rallyhub.map.services.utcnow", return_value=ended),
+        mock.patch("rallyhub.rallies.search.utcnow", return_value=ended),
+        _two_minutes_later(),
+    ):
+        after = client.get(NEAR, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before.headers["ETag"]
+    page = after.get_data(as_text=True)
+    assert "Pride vigil" not in page and "March next week" in page

@@ -22,6 +22,7 @@ from rallyhub.campaigns.services import CampaignText, campaign_text
 from rallyhub.errors import UserError
 from rallyhub.extensions import db
 from rallyhub.i18n import country_name, local_city, name_sort_key, reader_language
+from rallyhub.models import utcnow
 from rallyhub.params import number_arg
 from rallyhub.places.distance import latitude_band
 from rallyhub.places.services import PlaceSearch, search_place
@@ -29,6 +30,7 @@ from rallyhub.rallies.filters import RallyFilter, filtered
 from rallyhub.rallies.models import Rally
 from rallyhub.rallies.risk import country_tiles
 from rallyhub.rallies.search import find_rallies_near
+from rallyhub.rallies.services import next_end
 from rallyhub.rallies.texts import translated_titles
 
 LIST_PER_COUNTRY = 20
@@ -464,6 +466,23 @@ class ListedRally(NamedTuple):
 # The home page's list is counted again at most this often while the public data is unchanged
 # (rallies leave it when they end).
 LIST_WINDOW_S = 60
+
+
+def listing_state() -> tuple:
+    """What a page listing upcoming rallies (home, near search, embed) depends on besides
+    its address and language, read before it is built (its ETag): the public data version
+    and the next end of a rally still listed.
+
+    Rallies leave the lists only when they end, so the validator stays the same from one
+    minute to the next and a proxy's revalidation of an unchanged list is a 304, not a new
+    page. The next end is looked up once a minute per process and data version: a rally
+    that ends is gone from the lists within the minute, as before.
+    """
+    version = public_data_version()
+    ahead = built_once(
+        ("map.next_end", version, time_bucket(LIST_WINDOW_S)), lambda: next_end(utcnow())
+    )
+    return (version, ahead.isoformat() if ahead else None)
 
 
 def rallies_by_country(

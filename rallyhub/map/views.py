@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, render_template, request, url_for
 
-from rallyhub.caching import built_once, if_unchanged, public, public_listing
+from rallyhub.caching import built_once, if_unchanged, public
 from rallyhub.errors import UserError
 from rallyhub.i18n import reader_language
 from rallyhub.map import services
@@ -16,7 +16,7 @@ RADIUS_CHOICES = (10, 25, 50, 100, 250, 500)
 
 
 @bp.route("/")
-@public(validate=public_listing)
+@public(validate=services.listing_state)
 def index():
     """Campaign banner, the search box, the world map and the list by country.
 
@@ -71,7 +71,7 @@ def points():
 
 
 @bp.route("/near")
-@public(validate=public_listing)
+@public(validate=services.listing_state)
 def near():
     """Rallies nearest a typed place or the browser's location, with the distance to each.
 
@@ -116,7 +116,7 @@ def near():
 
 
 @bp.route("/embed/map")
-@public(validate=public_listing)
+@public(validate=services.listing_state)
 def embed():
     """The map alone, for partner sites' iframes (the only page that may be framed)."""
     g.frame_ancestors = "*"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from rallyhub.auth.audit import record_audit
@@ -456,6 +456,16 @@ def page_context(rally: Rally, signup_form=None, language: str | None = None) ->
         "asks_approval": False,
         **values_from_signal(rally_page_shown, rally, signup_form=signup_form),
     }
+
+
+def next_end(now: datetime) -> datetime | None:
+    """When the soonest approved rally still to end ends (None: none is left). Until then,
+    time alone changes no list of upcoming rallies: they leave it when they end."""
+    return db.session.scalar(
+        select(func.min(Rally.end_dt)).where(
+            Rally.status == RallyStatus.APPROVED, Rally.end_dt > now
+        )
+    )
 
 
 # However a rally's public page depends on time beyond what its validator names, it is built
