@@ -148,19 +148,11 @@ def refuse_if_taken_down(rally: Rally) -> None:
         raise UserError(_("This rally was taken down: it cannot be changed."))
 
 
-def get_rally_or_404(
-    rally_id: int, *, for_edit: bool = False, user=None, lock: bool = False
-) -> Rally:
-    """Load a rally and check that ``user`` (default: the current one) may see or edit it.
-
-    The one place that decides access to a rally: hidden rallies are 404 to those who may
-    not see them, so their existence does not leak; visible ones refuse edits with 403.
-    ``lock``: hold the rally's row until commit, read afresh (sign-ups to it queue one by one).
-    """
-    user = current_user if user is None else user
-    # Pages and messages show the campaign, the organizer and the text in the reader's
-    # language: one query for all of them.
-    rally = db.session.get(
+def load_rally(rally_id: int, *, lock: bool = False) -> Rally | None:
+    """The rally with what its pages and messages show (campaign, organizer, translations),
+    in one query; no access check. ``lock``: hold its row until commit, read afresh, so that
+    changes to its sign-ups queue one by one (SQLite's writers are serialized already)."""
+    return db.session.get(
         Rally,
         rally_id,
         options=[
@@ -172,6 +164,19 @@ def get_rally_or_404(
         with_for_update={"of": Rally} if lock else None,
         populate_existing=lock,
     )
+
+
+def get_rally_or_404(
+    rally_id: int, *, for_edit: bool = False, user=None, lock: bool = False
+) -> Rally:
+    """Load a rally and check that ``user`` (default: the current one) may see or edit it.
+
+    The one place that decides access to a rally: hidden rallies are 404 to those who may
+    not see them, so their existence does not leak; visible ones refuse edits with 403.
+    ``lock``: hold the rally's row until commit, read afresh (sign-ups to it queue one by one).
+    """
+    user = current_user if user is None else user
+    rally = load_rally(rally_id, lock=lock)
     if rally is None:
         raise NotFound()
     if can_manage(rally, user):

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload
 
 from rallyhub.auth.audit import record_audit
 from rallyhub.auth.services import normalize_email
@@ -23,7 +22,12 @@ from rallyhub.rallies.models import (
     Rally,
     RallyStatus,
 )
-from rallyhub.rallies.services import accepts_signups, get_rally_or_404, requires_approval
+from rallyhub.rallies.services import (
+    accepts_signups,
+    get_rally_or_404,
+    load_rally,
+    requires_approval,
+)
 from rallyhub.signups import messages
 from rallyhub.signups.models import SafetyIncident, Signup, SignupStatus, new_manage_token
 
@@ -49,16 +53,7 @@ class SignupDetails:
 
 def _lock_rally(rally_id: int) -> Rally:
     """Load the rally and hold its row until commit, so sign-ups to it queue one by one."""
-    # SQLite has no row locks; its writers are already serialized by BEGIN IMMEDIATE.
-    # Refreshed from the locked row, with its campaign (the messages name it) in the same
-    # statement: a fresh load forgets the campaign the page's look-up had joined.
-    rally = db.session.scalar(
-        select(Rally)
-        .where(Rally.id == rally_id)
-        .options(joinedload(Rally.campaign))
-        .with_for_update(of=Rally)
-        .execution_options(populate_existing=True)
-    )
+    rally = load_rally(rally_id, lock=True)
     if rally is None:
         raise NotFound()
     return rally
