@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import g
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, func, or_, select
@@ -459,8 +460,19 @@ def page_context(rally: Rally, signup_form=None, language: str | None = None) ->
         "signup_form": None,
         "places_left": None,
         "asks_approval": False,
-        **values_from_signal(rally_page_shown, rally, signup_form=signup_form),
+        **_page_extras(rally, signup_form),
     }
+
+
+def _page_extras(rally: Rally, signup_form=None) -> dict:
+    """What other areas add to the rally page (``rally_page_shown``): asked once per request
+    for the validator and the page it validates; again for a form shown with its errors."""
+    if signup_form is not None:
+        return values_from_signal(rally_page_shown, rally, signup_form=signup_form)
+    asked = g.setdefault("rally_page_extras", {})
+    if rally.id not in asked:
+        asked[rally.id] = values_from_signal(rally_page_shown, rally)
+    return asked[rally.id]
 
 
 def next_end(now: datetime) -> datetime | None:
@@ -488,7 +500,7 @@ def public_page_state(rally: Rally) -> tuple:
     (open, places left, approval); then the window of ten minutes, so that whatever else comes
     to differ with time still shows within it.
     """
-    shown = values_from_signal(rally_page_shown, rally)
+    shown = _page_extras(rally)
     return (
         public_data_version(),
         public_organizer_name(rally),
